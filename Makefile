@@ -1,0 +1,44 @@
+# ragpipe — build, test and run.
+#
+#   make test         every test: lint, schema checks, unit tests and the
+#                     integration tests against a real Apache Kafka that this
+#                     target installs (Maven Central), starts and stops
+#   make build        bin/ragpipe
+#   make demo         the demo on the embedded broker
+#   make bench        engine benchmarks (numbers in docs/benchmarks.md)
+#   make proto        regenerate the protobuf code (see mk/proto.mk)
+
+GO ?= go
+
+.PHONY: all build test lint unit demo bench kafka-install clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ragpipe ./cmd/ragpipe
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Unit tests only (embedded broker; no Java needed).
+unit:
+	$(GO) test -count=1 ./...
+
+test:
+	bash scripts/test.sh
+
+demo:
+	$(GO) run ./cmd/ragpipe demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./engine/...
+
+kafka-install:
+	bash scripts/kafka.sh install
+
+clean:
+	rm -rf bin
+
+include mk/proto.mk

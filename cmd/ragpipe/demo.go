@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ragpipe/ragpipe/broker"
+	"github.com/ragpipe/ragpipe/embed"
+	"github.com/ragpipe/ragpipe/engine"
+	"github.com/ragpipe/ragpipe/event"
+	"github.com/ragpipe/ragpipe/ingest/sample"
+	"github.com/ragpipe/ragpipe/stage"
+	"github.com/ragpipe/ragpipe/store"
+	"github.com/ragpipe/ragpipe/topic"
+)
+
+var demoQueries = []string{
+	"how are consumer offsets committed after processing",
+	"what to do when the GPU embedding server is overloaded",
+	"keep broker disks from filling up with retention",
+}
+
+func newDemoCmd(g *globals) *cobra.Command {
+	var (
+		ef      embedderFlags
+		f       ingestFlags
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "demo [DIR]",
+		Short: "Run the whole pipeline on an embedded broker: ingest, embed, index, search",
+		Long: `Starts the embedded broker, applies the topics with one replica, ingests DIR (or the
+built-in sample corpus), runs the embed and index stages in-process until every chunk
+is indexed, then runs three example searches. Data goes to a temporary folder unless
+--data is given.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			data := g.data
+			if !cmd.Flags().Changed("data") {
+				d, err := os.MkdirTemp("", "ragpipe-demo-")
+				if err != nil {
+					return err
+				}
+				data = d
+			}
+			if !cmd.Flags().Changed("log-level") {
+				slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			}
+			em, err := ef.open()
+			if err != nil {
+				return err
+			}
+			corpus := ""
+			if len(args) == 1 {
+				corpus = args[0]
+			} else {
+				corpus = filepath.Join(data, "corpus")
+				if err := writeSample(corpus); err != nil {
+					return err
+				}
+			}
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return runDemo(ctx, out, cmd.ErrOrStderr(), data, corpus, em, f)
+		},
+	}
+	ef.register(cmd)
+	f.register(cmd)
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
+	return cmd
+}
+
+func writeSample(dir string) error {
+	return fs.WalkDir(sample.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := fs.ReadFile(sample.FS(), p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
+
+func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em embed.Embedder, f ingestFlags) error {
+	start := time.Now()
+	b, err := broker.StartEmbedded(broker.EmbeddedConfig{DataDir: filepath.Join(data, "broker")})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	kc := broker.Config{Brokers: b.Addrs()}
+	opts, _ := kc.Opts()
+	fmt.Fprintf(out, "broker   embedded Kafka-protocol broker on %s (data in %s)\n", b.Addrs()[0], data)
+
+	admCl, err := kgo.NewClient(append(opts, kgo.MetadataMinAge(250*time.Millisecond))...)
+	if err != nil {
+		return err
+	}
+	specs, _ := topic.Pipeline(topic.Options{Partitions: 6, ReplicationFactor: 1})
+	res, err := topic.Apply(ctx, kadm.NewClient(admCl), specs)
+	admCl.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "topics   %d topics ready (6 partitions, 1 replica)\n", len(res))
+
+	cl, err := producer(kc)
+	if err != nil {
+		return err
+	}
+	ing := f.stage(cl)
+	ing.Stderr = errw
+	sum, err := ing.Run(ctx, []string{corpus})
+	cl.Close()
+	if err != nil && !errors.Is(err, stage.ErrSomePathsFailed) {
+		return err
+	}
+	fmt.Fprintf(out, "ingest   %d documents, %d chunks from %s (%d failed)\n", sum.Documents, sum.Chunks, corpus, sum.Failed)
+	if sum.Chunks == 0 {
+		return errors.New("nothing to index: no document could be parsed")
+	}
+
+	st, err := store.OpenEmbedded(filepath.Join(data, "store"), false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	newEngine := func(name, group, in string, h engine.Handler) (*engine.Engine, error) {
+		return engine.New(engine.Config{
+			Stage: name, Group: group, Topics: []string{in}, Handler: h, DeadLetter: stage.DeadLetter(),
+			ClientOpts: opts, Logger: slog.Default(), DrainTimeout: 5 * time.Second,
+		}, event.Lineage)
+	}
+	embedEng, err := newEngine("embed", "ragpipe-embed", event.TopicParsed, (&stage.Embed{Embedder: em}).Handle)
+	if err != nil {
+		return err
+	}
+	indexEng, err := newEngine("index", "ragpipe-index", event.TopicEmbedded, (&stage.Index{Store: st}).Handle)
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	errc := make(chan error, 2)
+	go func() { errc <- embedEng.Run(runCtx) }()
+	go func() { errc <- indexEng.Run(runCtx) }()
+
+	total := int64(sum.Chunks)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	var failed error
+	for failed == nil {
+		e, i := embedEng.Stats().Done, indexEng.Stats().Done
+		fmt.Fprintf(out, "embed    %d/%d chunks   index %d/%d chunks\n", min(e, total), total, min(i, total), total)
+		if i >= total {
+			break
+		}
+		select {
+		case <-tick.C:
+		case err := <-errc:
+			failed = fmt.Errorf("a stage stopped: %w", err)
+		case <-ctx.Done():
+			failed = fmt.Errorf("demo did not finish in time (%d/%d indexed): %w", i, total, ctx.Err())
+		}
+	}
+	stop()
+	for range 2 - btoi(failed != nil) {
+		if err := <-errc; err != nil && failed == nil {
+			failed = err
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	n, _ := st.Len(ctx)
+	fmt.Fprintf(out, "done     %d chunks indexed in %s\n\n", n, time.Since(start).Round(time.Millisecond))
+
+	for _, q := range demoQueries {
+		if err := search(ctx, out, em, st, f.tenant, q, 3); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintf(out, `Next:
+  search again       ragpipe search --data %[1]s "your question"
+  keep a broker      ragpipe broker --port 9092            (topics and records survive restarts)
+                     ragpipe topics apply --replication-factor 1
+  run the workers    ragpipe ingest ./docs
+                     ragpipe embed  [--embedder http://127.0.0.1:8081/v1 --model M]
+                     ragpipe index
+  on a real cluster  add --brokers host:9092 (or RAGPIPE_BROKERS) to every command and
+                     run more embed/index processes with the same --group to scale out.
+`, data)
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

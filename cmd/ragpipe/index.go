@@ -1,0 +1,36 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/ragpipe/ragpipe/event"
+	"github.com/ragpipe/ragpipe/stage"
+	"github.com/ragpipe/ragpipe/store"
+)
+
+func newIndexCmd(g *globals) *cobra.Command {
+	var (
+		w   workerFlags
+		dsn string
+	)
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Index vectors: chunks.embedded → vector store + vectors.indexed (a consumer-group worker)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dsn == "" {
+				dsn = g.storeDir()
+			}
+			st, err := store.Open(cmd.Context(), dsn, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s := &stage.Index{Store: st}
+			return w.run(cmd.Context(), g, "index", []string{event.TopicEmbedded}, s.Handle)
+		},
+	}
+	w.register(cmd, "ragpipe-index", 256)
+	cmd.Flags().StringVar(&dsn, "store", "", "vector store: a directory for the embedded store (default DATA/store)")
+	return cmd
+}

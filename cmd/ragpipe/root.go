@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ragpipe/ragpipe/broker"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	brokers  string
+	tls      bool
+	tlsCA    string
+	saslMech string
+	saslUser string
+	saslPass string
+	logLevel string
+	data     string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "ragpipe",
+		Short: "A Kafka-based ingestion pipeline for retrieval-augmented generation",
+		Long: `ragpipe runs RAG ingestion on Kafka. Every stage of a document's life is a topic:
+files are parsed and chunked (ragpipe ingest → documents.parsed), chunks are embedded
+(ragpipe embed → chunks.embedded), vectors are indexed (ragpipe index → vector store and
+vectors.indexed); failures go to documents.failed and documents.dlq.
+
+Start with "ragpipe demo". Workers join consumer groups: run more of them to scale out.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.brokers, "brokers", envOr("RAGPIPE_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated (env RAGPIPE_BROKERS)")
+	pf.BoolVar(&g.tls, "tls", envBool("RAGPIPE_TLS"), "connect with TLS (env RAGPIPE_TLS)")
+	pf.StringVar(&g.tlsCA, "tls-ca", os.Getenv("RAGPIPE_TLS_CA"), "PEM CA bundle for TLS (env RAGPIPE_TLS_CA)")
+	pf.StringVar(&g.saslMech, "sasl-mechanism", os.Getenv("RAGPIPE_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env RAGPIPE_SASL_MECHANISM)")
+	pf.StringVar(&g.saslUser, "sasl-user", os.Getenv("RAGPIPE_SASL_USER"), "SASL user (env RAGPIPE_SASL_USER)")
+	pf.StringVar(&g.saslPass, "sasl-password", "", "SASL password (prefer env RAGPIPE_SASL_PASSWORD)")
+	pf.StringVar(&g.logLevel, "log-level", envOr("RAGPIPE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	pf.StringVar(&g.data, "data", envOr("RAGPIPE_DATA", defaultDataDir()), "data folder (embedded vector store, embedded broker data) (env RAGPIPE_DATA)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		return g.setupLogging(cmd)
+	}
+	root.AddCommand(
+		newDemoCmd(g),
+		newBrokerCmd(g),
+		newTopicsCmd(g),
+		newIngestCmd(g),
+		newEmbedCmd(g),
+		newIndexCmd(g),
+		newSearchCmd(g),
+		newGpusimCmd(),
+	)
+	return root
+}
+
+func (g *globals) setupLogging(cmd *cobra.Command) error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl})))
+	return nil
+}
+
+// kafka returns the connection settings from the flags.
+func (g *globals) kafka() broker.Config {
+	pass := g.saslPass
+	if pass == "" {
+		pass = os.Getenv("RAGPIPE_SASL_PASSWORD")
+	}
+	return broker.Config{
+		Brokers: broker.ParseBrokers(g.brokers), TLS: g.tls, TLSCAFile: g.tlsCA,
+		SASLMechanism: g.saslMech, SASLUser: g.saslUser, SASLPassword: pass,
+	}
+}
+
+func (g *globals) storeDir() string { return filepath.Join(g.data, "store") }
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "ragpipe")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "ragpipe")
+	}
+	return "ragpipe-data"
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(k string) bool {
+	v := strings.ToLower(os.Getenv(k))
+	return v == "1" || v == "true" || v == "yes"
+}
+
+// flagSet is a helper to group flag registration.
+type flagSet = pflag.FlagSet

@@ -1,0 +1,70 @@
+// Package embed turns texts into vectors.
+//
+// An Embedder maps a batch of texts to one vector per text, in input order.
+// Two implementations are provided:
+//
+//   - Hash: in-process feature hashing of lowercased word unigrams and
+//     bigrams. It needs no model and no server, never fails (other than on
+//     a canceled context) and is deterministic across processes, machines
+//     and architectures, so a query hashed by one process matches documents
+//     hashed by another. It is the default for tests and demos, and a usable
+//     lexical baseline.
+//   - OpenAI: a client for any server that speaks the OpenAI embeddings API
+//     (POST {BaseURL}/embeddings): OpenAI itself, vLLM, llama.cpp, Ollama,
+//     text-embeddings-inference, or this repository's gpusim simulator.
+//
+// Open builds either from a Spec ("hash" or an http(s) URL), reading the API
+// key from the environment once, at construction.
+//
+// # Failure handling
+//
+// Every error an Embedder returns is classified with package fault, so that
+// the engine can react without knowing anything about HTTP:
+//
+//   - fault.Server (retry with backoff, never dead-letter): connection
+//     refused or reset, EOF, no answer within Config.Timeout, 5xx, 429, 503,
+//     424, any other unexpected status, and answers that are malformed in a
+//     way that cannot be pinned on one input. The server's Retry-After
+//     (seconds or HTTP date) is carried and read with fault.RetryAfterOf.
+//     A request abandoned because the caller's context ended is also a
+//     Server error and wraps the context's error, so fault.IsCanceled
+//     reports it; the client's own per-request timeout deliberately does not
+//     wrap context.DeadlineExceeded (it wraps ErrTimeout instead) so that a
+//     slow server is never mistaken for a shutdown.
+//   - fault.Batch (split the batch, retry the halves): 413, and an
+//     out-of-memory answer (a 5xx or 424 whose body mentions "out of memory"
+//     or "OOM").
+//   - fault.Record (count an attempt, eventually dead-letter): 400 and 422.
+//     When the body names the offending input ("index": 3, "input 3", …) or
+//     the request held a single input, the error carries its position in the
+//     caller's batch (fault.RecordAt, read with fault.IndexOf); otherwise the
+//     index is -1 and the caller bisects. A 2xx answer whose vector for input
+//     i is empty, holds NaN or ±Inf, or has the wrong dimension is also
+//     fault.RecordAt(i). Missing vectors are RecordAt the first missing index
+//     when the answer's indices make it identifiable, Server otherwise.
+//   - 401 and 403 are not retriable and are not a record's fault: the error
+//     wraps ErrUnauthorized and carries no fault class. Workers must check
+//     errors.Is(err, ErrUnauthorized) before fault.ClassOf and treat it as
+//     fatal (stop and report the configuration error), because retrying
+//     would stall forever and dead-lettering would lose every record.
+//
+// Error messages name the status and include the answer's body truncated to
+// 512 bytes; StatusError exposes both to errors.As.
+//
+// # Dimensions
+//
+// Config.Dimensions is the expected vector length; it is not sent to the
+// server. When it is zero the client learns it from the first valid answer.
+// If every vector of a multi-input answer has the same, different length the
+// server's model has changed (or was misconfigured): that is a Server error,
+// not a reason to dead-letter a whole batch.
+//
+// # Batching
+//
+// OpenAI sends at most Config.MaxInputs inputs per request; larger Embed
+// calls are split into consecutive requests, sent one after the other, and
+// the results concatenated in input order. Indices in record errors always
+// refer to the caller's slice. Concurrency is the caller's business: an
+// OpenAI value is safe for concurrent use and keeps idle connections for
+// reuse.
+package embed

@@ -1,0 +1,61 @@
+// Package engine is the consumer runtime every ragpipe stage runs on: it
+// reads input topics in a consumer group, hands batches of records to a
+// handler, produces the handler's outputs, and commits input offsets only
+// once the work they stand for is safe.
+//
+// # Invariants
+//
+//  1. Order per key. Records are queued in lanes: one FIFO per key (the
+//     default OrderKey), per partition (OrderPartition) or per record
+//     (OrderUnordered). At most one batch holds records of a lane at a time,
+//     and a batch takes a lane's records as a consecutive run from its head.
+//     A lane's outputs are handed to the producer in offset order before the
+//     lane is released, and the idempotent producer keeps that order per
+//     output partition, so a key's outputs appear in offset order. Different
+//     lanes run concurrently, also within one partition: concurrency is
+//     bounded by MaxInFlightBatches, not by the partition count.
+//  2. Commit watermark. Each partition has a ledger of the records taken
+//     from it, in offset order. A record is done when every output it
+//     produced is acknowledged by the broker, or when it was dead-lettered
+//     and those records are acknowledged. The committable offset is one past
+//     the longest done prefix; a record finished early waits for its
+//     predecessors. Nothing beyond an unfinished record is ever committed,
+//     so after a crash at any moment no record is skipped, and what is
+//     processed again is bounded by the records in flight.
+//  3. Memory bound. The key+value bytes of records taken and not yet done
+//     never exceed MaxInFlightBytes by more than one poll: polling stops at
+//     the bound, and a partition whose buffered bytes pass its share of the
+//     bound is paused (fetching resumes when it drains below half). Group
+//     heartbeats run in the background, so neither a full buffer nor a slow
+//     handler costs the member its place in the group.
+//  4. Failures are classified (package fault). A record error counts an
+//     attempt on that record and fences only its lane (its key) for a
+//     backoff; after MaxAttempts the record is dead-lettered and its lane
+//     goes on. A batch that fails as a whole for a record or batch reason is
+//     split until the culprit stands alone. A server error counts nothing: the
+//     records go back to their lanes and dispatch pauses with exponential
+//     backoff and jitter (honouring Retry-After), so an outage never sends a
+//     record to the dead-letter queue.
+//
+// # Rebalances and shutdown
+//
+// Assignment is cooperative-sticky. Polling blocks rebalances
+// (BlockRebalanceOnPoll) only while polled records are put into lanes, so a
+// revoke never races with intake. On revoke the engine stops dispatching
+// the partition, lets its in-flight batches finish within DrainTimeout,
+// commits its watermark, and drops the rest for the next owner. On lost
+// partitions it drops without committing. On shutdown it stops polling and
+// dispatching, waits up to DrainTimeout for in-flight work and its acks,
+// commits, and leaves the group (a static member, with InstanceID, does not
+// leave: it takes its partitions back on restart without a rebalance).
+// Periodic commits of the marked watermarks run every CommitInterval.
+//
+// # Files
+//
+//	config.go    Config, defaults and validation, orderings
+//	handler.go   Handler, Result, dead-letter hook, batch bisection
+//	engine.go    intake, lanes, dispatch, emission, completion, rebalances
+//	ledger.go    per-partition offset ledger and commit watermark
+//	queue.go     FIFO of ready lanes
+//	observer.go  hooks for metrics
+package engine

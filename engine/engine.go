@@ -1,0 +1,881 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/ragpipe/ragpipe/fault"
+)
+
+// Engine consumes input topics in a consumer group and runs the handler on
+// batches, keeping the configured order, committing only done prefixes.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+	cl  *kgo.Client
+
+	// Lineage returns headers to add to every output of in; set by the
+	// stage (package event's lineage headers).
+	lineage func(in *kgo.Record) []kgo.RecordHeader
+
+	mu      sync.Mutex
+	parts   map[tp]*partState
+	ready   laneQueue
+	changed chan struct{} // closed and replaced whenever state changes
+
+	inflightBytes   int64
+	inflightRecords int
+	dispatched      int       // records handed to the handler or awaiting acks
+	pauseUntil      time.Time // server-error backoff: no dispatch before it
+	serverStreak    int
+	closing         bool
+	fatal           error
+	stopPoll        context.CancelFunc
+
+	gather chan struct{} // one worker at a time gathers a batch
+	done   atomic.Int64  // records done, for progress reporting
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+type partState struct {
+	tp         tp
+	led        ledger
+	lanes      map[laneKey]*lane
+	bytes      int64 // bytes of records taken and not done
+	dispatched int   // records of this partition dispatched and not settled
+	lastOffset int64
+	paused     bool
+	revoking   bool
+	dropped    bool
+}
+
+type laneKey struct {
+	key    string
+	offset int64 // unordered: each record is its own lane
+}
+
+// lane is the FIFO of one key's waiting records (or a partition's, or a
+// single record's, depending on the ordering). At most one batch holds
+// records of a lane at any time, which keeps the lane's emission in order.
+type lane struct {
+	key    laneKey
+	ps     *partState
+	q      []*entry
+	busy   bool // a batch holds its head records
+	fenced bool // waiting for a retry backoff
+	queued bool // in the ready queue
+}
+
+type entry struct {
+	rec      *kgo.Record
+	ps       *partState
+	ln       *lane
+	size     int64
+	attempts int
+	first    time.Time
+	last     time.Time
+	taken    time.Time
+	pending  atomic.Int32
+	done     bool
+}
+
+// New validates cfg and returns an engine; Run starts it.
+func New(cfg Config, lineage func(*kgo.Record) []kgo.RecordHeader) (*Engine, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     cfg.Logger.With("stage", cfg.Stage),
+		lineage: lineage,
+		parts:   make(map[tp]*partState),
+		changed: make(chan struct{}),
+		gather:  make(chan struct{}, 1),
+	}
+	return e, nil
+}
+
+func (e *Engine) clientOpts() []kgo.Opt {
+	opts := append([]kgo.Opt{}, e.cfg.ClientOpts...)
+	opts = append(opts,
+		kgo.WithLogger(kslog.New(e.log.With("component", "kafka"))),
+		kgo.ConsumerGroup(e.cfg.Group),
+		kgo.ConsumeTopics(e.cfg.Topics...),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AutoCommitMarks(),
+		kgo.AutoCommitInterval(e.cfg.CommitInterval),
+		kgo.AutoCommitCallback(e.onCommit),
+		kgo.OnPartitionsAssigned(e.onAssigned),
+		kgo.OnPartitionsRevoked(e.onRevoked),
+		kgo.OnPartitionsLost(e.onLost),
+		kgo.SessionTimeout(e.cfg.SessionTimeout),
+		kgo.RebalanceTimeout(e.cfg.RebalanceTimeout),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.FetchMaxBytes(int32(min(e.cfg.MaxInFlightBytes/2, 50<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(e.cfg.MaxInFlightBytes/4, 10<<20))),
+		kgo.ProducerLinger(2*time.Millisecond),
+	)
+	if e.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(e.cfg.InstanceID))
+	}
+	return opts
+}
+
+// Run consumes until ctx is canceled or a fatal error occurs, then drains
+// in-flight work for up to DrainTimeout, commits what is done and leaves
+// the group. It returns nil after a clean shutdown.
+func (e *Engine) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(e.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("engine: kafka client: %w", err)
+	}
+	e.cl = cl
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	e.mu.Lock()
+	e.stopPoll = stopPoll
+	e.mu.Unlock()
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var workers sync.WaitGroup
+	for range e.cfg.MaxInFlightBatches {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			e.worker(workCtx)
+		}()
+	}
+
+	e.log.Info("consuming", "group", e.cfg.Group, "topics", e.cfg.Topics, "ordering", e.cfg.Ordering,
+		"max_in_flight_batches", e.cfg.MaxInFlightBatches, "batch_size", e.cfg.BatchMaxRecords)
+	e.poll(pollCtx)
+
+	// Shutdown: no new batches; let in-flight ones finish within the deadline.
+	deadline := time.Now().Add(e.cfg.DrainTimeout)
+	e.mu.Lock()
+	e.closing = true
+	e.signalLocked()
+	e.mu.Unlock()
+	e.waitDispatched(deadline)
+	flushCtx, cancelFlush := context.WithDeadline(context.Background(), deadline)
+	if err := cl.Flush(flushCtx); err != nil {
+		e.log.Warn("shutdown: outputs not all acknowledged before the deadline", "err", err)
+	}
+	cancelFlush()
+	stopWork()
+	workers.Wait()
+
+	e.commit(context.Background())
+	e.leave()
+	e.mu.Lock()
+	fatal := e.fatal
+	e.mu.Unlock()
+	return fatal
+}
+
+func (e *Engine) leave() {
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		if e.cfg.InstanceID == "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := e.cl.LeaveGroupContext(ctx); err != nil {
+				e.log.Warn("leaving the group", "err", err)
+			}
+			cancel()
+		}
+		e.cl.CloseAllowingRebalance()
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		e.log.Warn("shutdown: client did not close in time; exiting anyway")
+	}
+}
+
+// commit marks every partition's watermark and commits synchronously.
+func (e *Engine) commit(ctx context.Context) {
+	e.mu.Lock()
+	marks := map[string]map[int32]kgo.EpochOffset{}
+	for t, ps := range e.parts {
+		if ps.led.next >= 0 {
+			if marks[t.topic] == nil {
+				marks[t.topic] = map[int32]kgo.EpochOffset{}
+			}
+			marks[t.topic][t.partition] = kgo.EpochOffset{Epoch: ps.led.epoch, Offset: ps.led.next}
+		}
+	}
+	e.mu.Unlock()
+	e.cl.MarkCommitOffsets(marks)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := e.cl.CommitMarkedOffsets(cctx)
+	e.cfg.Observer.Committed(time.Since(start), err)
+	if err != nil {
+		e.log.Warn("commit failed", "err", err)
+	}
+}
+
+func (e *Engine) onCommit(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+	e.cfg.Observer.Committed(0, err)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		e.log.Warn("periodic commit failed", "err", err)
+	}
+}
+
+// fail records a fatal error and stops polling.
+func (e *Engine) fail(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fatal == nil {
+		e.fatal = err
+		e.log.Error("stopping after a fatal error", "err", err)
+		if e.stopPoll != nil {
+			e.stopPoll()
+		}
+	}
+}
+
+// signalLocked wakes everything waiting for a state change.
+func (e *Engine) signalLocked() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// poll takes records from Kafka into the ledgers and lanes until ctx ends.
+func (e *Engine) poll(ctx context.Context) {
+	for ctx.Err() == nil {
+		// Memory bound: wait while the in-flight bytes are at the limit.
+		e.mu.Lock()
+		over := e.inflightBytes >= e.cfg.MaxInFlightBytes
+		ch := e.changed
+		e.mu.Unlock()
+		if over {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		fetches := e.cl.PollRecords(ctx, 10000)
+		if fetches.IsClientClosed() {
+			e.cl.AllowRebalance()
+			return
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				e.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		e.intake(fetches)
+		e.cl.AllowRebalance()
+	}
+}
+
+func (e *Engine) intake(fetches kgo.Fetches) {
+	now := time.Now()
+	toPause := map[string][]int32{}
+	e.mu.Lock()
+	share := e.shareLocked()
+	fetches.EachRecord(func(r *kgo.Record) {
+		ps := e.parts[tp{r.Topic, r.Partition}]
+		if ps == nil || ps.revoking || ps.dropped || r.Offset <= ps.lastOffset {
+			return
+		}
+		ps.lastOffset = r.Offset
+		en := &entry{rec: r, ps: ps, size: int64(len(r.Key) + len(r.Value)), taken: now}
+		ps.led.push(en)
+		ps.bytes += en.size
+		e.inflightBytes += en.size
+		e.inflightRecords++
+		lk := e.laneKeyOf(r)
+		ln := ps.lanes[lk]
+		if ln == nil {
+			ln = &lane{key: lk, ps: ps}
+			ps.lanes[lk] = ln
+		}
+		en.ln = ln
+		ln.q = append(ln.q, en)
+		e.readyLocked(ln)
+		if !ps.paused && ps.bytes > share {
+			ps.paused = true
+			toPause[r.Topic] = append(toPause[r.Topic], r.Partition)
+		}
+	})
+	e.signalLocked()
+	e.mu.Unlock()
+	if len(toPause) > 0 {
+		e.cl.PauseFetchPartitions(toPause)
+		for t, ps := range toPause {
+			for _, p := range ps {
+				e.cfg.Observer.PartitionPaused(t, p, true)
+			}
+		}
+	}
+}
+
+// shareLocked is one partition's share of the in-flight byte bound.
+func (e *Engine) shareLocked() int64 {
+	n := int64(max(1, len(e.parts)))
+	return max(e.cfg.MaxInFlightBytes/n, 256<<10)
+}
+
+func (e *Engine) laneKeyOf(r *kgo.Record) laneKey {
+	switch e.cfg.Ordering {
+	case OrderPartition:
+		return laneKey{offset: -1}
+	case OrderUnordered:
+		return laneKey{offset: r.Offset}
+	default:
+		return laneKey{key: string(r.Key), offset: -1}
+	}
+}
+
+// readyLocked queues ln for dispatch if it has work and nothing holds it.
+func (e *Engine) readyLocked(ln *lane) {
+	if ln.queued || ln.busy || ln.fenced || len(ln.q) == 0 || ln.ps.dropped {
+		return
+	}
+	ln.queued = true
+	e.ready.push(ln)
+}
+
+// worker gathers batches from ready lanes and processes them.
+func (e *Engine) worker(ctx context.Context) {
+	for {
+		select {
+		case e.gather <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		batch, bytes := e.gatherBatch(ctx)
+		<-e.gather
+		if len(batch) == 0 {
+			e.mu.Lock()
+			closing := e.closing
+			e.mu.Unlock()
+			if closing || ctx.Err() != nil {
+				<-ctx.Done()
+				return
+			}
+			continue
+		}
+		e.process(ctx, batch, bytes)
+	}
+}
+
+// gatherBatch waits for ready records and fills a batch up to the limits,
+// waiting up to BatchWait for a partial batch to fill.
+func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
+	var (
+		batch    []*entry
+		bytes    int
+		deadline time.Time
+	)
+	for {
+		e.mu.Lock()
+		now := time.Now()
+		var wake time.Duration = -1
+		if e.closing {
+			e.mu.Unlock()
+			e.requeue(batch)
+			return nil, 0
+		}
+		if now.Before(e.pauseUntil) {
+			wake = e.pauseUntil.Sub(now)
+		} else {
+			batch, bytes = e.fillLocked(batch, bytes)
+		}
+		ch := e.changed
+		e.mu.Unlock()
+
+		if len(batch) >= e.cfg.BatchMaxRecords || bytes >= e.cfg.BatchMaxBytes {
+			return batch, bytes
+		}
+		if len(batch) > 0 {
+			if e.cfg.BatchWait < 0 {
+				return batch, bytes
+			}
+			if deadline.IsZero() {
+				deadline = now.Add(e.cfg.BatchWait)
+			}
+			left := deadline.Sub(now)
+			if left <= 0 {
+				return batch, bytes
+			}
+			if wake < 0 || left < wake {
+				wake = left
+			}
+		}
+		var (
+			timer <-chan time.Time
+			t     *time.Timer
+		)
+		if wake >= 0 {
+			t = time.NewTimer(wake)
+			timer = t.C
+		}
+		select {
+		case <-ch:
+		case <-timer:
+		case <-ctx.Done():
+			e.requeue(batch)
+			return nil, 0
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// fillLocked moves ready records into batch: whole runs of a lane's head
+// records, lane after lane, until a limit is reached.
+func (e *Engine) fillLocked(batch []*entry, bytes int) ([]*entry, int) {
+	for e.ready.len() > 0 && len(batch) < e.cfg.BatchMaxRecords && bytes < e.cfg.BatchMaxBytes {
+		ln := e.ready.pop()
+		ln.queued = false
+		if ln.busy || ln.fenced || len(ln.q) == 0 || ln.ps.revoking || ln.ps.dropped {
+			continue
+		}
+		took := 0
+		for len(ln.q) > took && len(batch) < e.cfg.BatchMaxRecords {
+			en := ln.q[took]
+			if len(batch) > 0 && bytes+int(en.size) > e.cfg.BatchMaxBytes {
+				break
+			}
+			batch = append(batch, en)
+			bytes += int(en.size)
+			took++
+		}
+		if took == 0 {
+			ln.queued = true
+			e.ready.pushFront(ln)
+			break
+		}
+		ln.q = ln.q[took:]
+		ln.busy = true
+		ln.ps.dispatched += took
+		e.dispatched += took
+	}
+	return batch, bytes
+}
+
+// requeue puts the records of an abandoned batch back at their lanes'
+// heads, in order, without counting an attempt.
+func (e *Engine) requeue(batch []*entry) {
+	if len(batch) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := 0; i < len(batch); {
+		j := i + 1
+		for j < len(batch) && batch[j].ln == batch[i].ln {
+			j++
+		}
+		e.putBackLocked(batch[i:j], 0)
+		i = j
+	}
+	e.signalLocked()
+}
+
+// putBackLocked returns seg (consecutive records of one lane) to the lane
+// head and releases the lane, fenced for delay when delay > 0.
+func (e *Engine) putBackLocked(seg []*entry, delay time.Duration) {
+	ln := seg[0].ln
+	ln.ps.dispatched -= len(seg)
+	e.dispatched -= len(seg)
+	ln.busy = false
+	if ln.ps.dropped {
+		for _, en := range seg {
+			e.forgetLocked(en)
+		}
+		return
+	}
+	ln.q = append(append(make([]*entry, 0, len(seg)+len(ln.q)), seg...), ln.q...)
+	if delay > 0 {
+		ln.fenced = true
+		time.AfterFunc(delay, func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			ln.fenced = false
+			e.readyLocked(ln)
+			e.signalLocked()
+		})
+		return
+	}
+	e.readyLocked(ln)
+}
+
+// releaseLocked frees a lane after its batch settled.
+func (e *Engine) releaseLocked(ln *lane) {
+	ln.busy = false
+	if len(ln.q) == 0 && !ln.fenced {
+		delete(ln.ps.lanes, ln.key)
+		return
+	}
+	e.readyLocked(ln)
+}
+
+// forgetLocked drops an undone record of a dropped partition.
+func (e *Engine) forgetLocked(en *entry) {
+	if en.done {
+		return
+	}
+	en.done = true
+	e.inflightBytes -= en.size
+	e.inflightRecords--
+	en.ps.bytes -= en.size
+}
+
+func (e *Engine) process(ctx context.Context, batch []*entry, bytes int) {
+	recs := make([]*kgo.Record, len(batch))
+	for i, en := range batch {
+		recs[i] = en.rec
+	}
+	start := time.Now()
+	results := run(ctx, e.cfg.Handler, recs)
+	e.cfg.Observer.BatchHandled(len(batch), bytes, time.Since(start))
+
+	serverErr := error(nil)
+	succeeded := false
+	for i := 0; i < len(batch); {
+		j := i + 1
+		for j < len(batch) && batch[j].ln == batch[i].ln {
+			j++
+		}
+		if e.settle(ctx, batch[i:j], results[i:j], &serverErr) {
+			succeeded = true
+		}
+		i = j
+	}
+	e.mu.Lock()
+	if serverErr != nil {
+		// Batches failing together in one outage count as one failure.
+		if !time.Now().Before(e.pauseUntil) {
+			e.serverStreak++
+		}
+		d := backoff(e.cfg.RetryBackoff, e.cfg.MaxServerBackoff, e.serverStreak)
+		if ra := fault.RetryAfterOf(serverErr); ra > d {
+			d = ra
+		}
+		if until := time.Now().Add(d); until.After(e.pauseUntil) {
+			e.pauseUntil = until
+		}
+		if !e.closing {
+			e.log.Warn("server error; retrying with backoff (no attempt counted)",
+				"err", serverErr, "retry_in", d.Round(time.Millisecond), "streak", e.serverStreak)
+		}
+	} else if succeeded {
+		e.serverStreak = 0
+	}
+	e.signalLocked()
+	e.mu.Unlock()
+}
+
+// settle emits the results of one lane's segment in offset order. The first
+// failed record stops the segment: it and the records after it go back to
+// the lane head, so no later output of the key overtakes it. It reports
+// whether any record of the segment succeeded.
+func (e *Engine) settle(ctx context.Context, seg []*entry, res []Result, serverErr *error) bool {
+	ok := false
+	for i, en := range seg {
+		r := res[i]
+		if r.Err == nil {
+			e.emit(en, r.Outputs)
+			ok = true
+			continue
+		}
+		if isFatal(r.Err) {
+			e.fail(r.Err)
+			e.mu.Lock()
+			e.putBackLocked(seg[i:], 0)
+			e.mu.Unlock()
+			return ok
+		}
+		class := fault.ClassOf(r.Err)
+		if class == fault.ClassServer || ctx.Err() != nil {
+			if ctx.Err() == nil {
+				*serverErr = r.Err
+			}
+			e.cfg.Observer.RecordFailed(fault.ClassServer)
+			e.mu.Lock()
+			e.putBackLocked(seg[i:], 0)
+			e.mu.Unlock()
+			return ok
+		}
+		// A record error (or a batch error on a record alone): count it.
+		now := time.Now()
+		en.attempts++
+		if en.first.IsZero() {
+			en.first = now
+		}
+		en.last = now
+		e.cfg.Observer.RecordFailed(fault.ClassRecord)
+		log := e.log.With("topic", en.rec.Topic, "partition", en.rec.Partition, "offset", en.rec.Offset,
+			"key", string(en.rec.Key), "attempt", en.attempts, "err", r.Err)
+		if en.attempts < e.cfg.MaxAttempts {
+			d := backoff(e.cfg.RetryBackoff, e.cfg.MaxRetryBackoff, en.attempts)
+			log.Warn("record failed; retrying its key after backoff", "retry_in", d.Round(time.Millisecond))
+			e.mu.Lock()
+			e.putBackLocked(seg[i:], d)
+			e.mu.Unlock()
+			return ok
+		}
+		log.Error("record failed too often; dead-lettering it")
+		e.cfg.Observer.RecordDeadLettered()
+		var outs []*kgo.Record
+		if e.cfg.DeadLetter != nil {
+			outs = e.cfg.DeadLetter(en.rec, Failure{
+				Stage: e.cfg.Stage, Err: r.Err, Class: fault.ClassRecord, Attempts: en.attempts,
+				FirstFailure: en.first, LastFailure: en.last,
+			})
+		}
+		e.emit(en, outs)
+	}
+	e.mu.Lock()
+	e.releaseLocked(seg[0].ln)
+	e.mu.Unlock()
+	return ok
+}
+
+// emit produces outs in order; the record is done when all are acknowledged.
+func (e *Engine) emit(en *entry, outs []*kgo.Record) {
+	if len(outs) == 0 {
+		e.complete(en)
+		return
+	}
+	en.pending.Store(int32(len(outs)))
+	for _, out := range outs {
+		if out.Key == nil {
+			out.Key = en.rec.Key
+		}
+		if e.lineage != nil {
+			out.Headers = append(out.Headers, e.lineage(en.rec)...)
+		}
+		e.cl.Produce(context.Background(), out, func(r *kgo.Record, err error) {
+			if err != nil {
+				e.fail(fmt.Errorf("engine: producing to %s for %s/%d@%d: %w",
+					r.Topic, en.rec.Topic, en.rec.Partition, en.rec.Offset, err))
+				return
+			}
+			if en.pending.Add(-1) == 0 {
+				e.complete(en)
+			}
+		})
+	}
+}
+
+// complete marks en done and advances its partition's watermark.
+func (e *Engine) complete(en *entry) {
+	var (
+		mark   map[string]map[int32]kgo.EpochOffset
+		resume bool
+	)
+	e.mu.Lock()
+	ps := en.ps
+	ps.dispatched--
+	e.dispatched--
+	if en.done { // forgotten when its partition was dropped
+		e.mu.Unlock()
+		return
+	}
+	en.done = true
+	e.inflightBytes -= en.size
+	e.inflightRecords--
+	ps.bytes -= en.size
+	if !ps.dropped && ps.led.advance() {
+		mark = map[string]map[int32]kgo.EpochOffset{ps.tp.topic: {ps.tp.partition: {Epoch: ps.led.epoch, Offset: ps.led.next}}}
+	}
+	if ps.paused && !ps.dropped && ps.bytes <= e.shareLocked()/2 {
+		ps.paused = false
+		resume = true
+	}
+	e.signalLocked()
+	e.mu.Unlock()
+	e.done.Add(1)
+	e.cfg.Observer.RecordsDone(1)
+	if mark != nil {
+		e.cl.MarkCommitOffsets(mark)
+	}
+	if resume {
+		e.cl.ResumeFetchPartitions(map[string][]int32{ps.tp.topic: {ps.tp.partition}})
+		e.cfg.Observer.PartitionPaused(ps.tp.topic, ps.tp.partition, false)
+	}
+}
+
+// waitDispatched waits until no record is dispatched, or the deadline.
+func (e *Engine) waitDispatched(deadline time.Time, parts ...*partState) bool {
+	for {
+		e.mu.Lock()
+		n := e.dispatched
+		if len(parts) > 0 {
+			n = 0
+			for _, ps := range parts {
+				n += ps.dispatched
+			}
+		}
+		ch := e.changed
+		e.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for t, ps := range assigned {
+		for _, p := range ps {
+			k := tp{t, p}
+			e.parts[k] = &partState{tp: k, led: newLedger(), lanes: map[laneKey]*lane{}, lastOffset: -1}
+		}
+	}
+	e.log.Info("partitions assigned", "partitions", assigned)
+}
+
+// onRevoked stops dispatching the revoked partitions, lets their in-flight
+// work finish within DrainTimeout, commits what is done and drops the rest
+// for the next owner.
+func (e *Engine) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	e.mu.Lock()
+	var parts []*partState
+	for t, ps := range revoked {
+		for _, p := range ps {
+			if st := e.parts[tp{t, p}]; st != nil {
+				st.revoking = true
+				parts = append(parts, st)
+			}
+		}
+	}
+	closing := e.closing
+	e.mu.Unlock()
+	if len(parts) == 0 {
+		return
+	}
+	if !closing && !e.waitDispatched(time.Now().Add(e.cfg.DrainTimeout), parts...) {
+		e.log.Warn("revoke: in-flight work did not finish in time; the next owner redoes it")
+	}
+	e.commit(ctx)
+	e.drop(parts)
+	e.log.Info("partitions revoked", "partitions", revoked)
+}
+
+// onLost drops the partitions without committing: another member owns them.
+func (e *Engine) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	e.mu.Lock()
+	var parts []*partState
+	for t, ps := range lost {
+		for _, p := range ps {
+			if st := e.parts[tp{t, p}]; st != nil {
+				parts = append(parts, st)
+			}
+		}
+	}
+	e.mu.Unlock()
+	e.drop(parts)
+	e.log.Warn("partitions lost; dropped without commit", "partitions", lost)
+}
+
+func (e *Engine) drop(parts []*partState) {
+	resume := map[string][]int32{}
+	defer func() {
+		if len(resume) > 0 {
+			e.cl.ResumeFetchPartitions(resume)
+		}
+	}()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ps := range parts {
+		ps.dropped = true
+		if ps.paused {
+			resume[ps.tp.topic] = append(resume[ps.tp.topic], ps.tp.partition)
+		}
+		for i := ps.led.head; i < len(ps.led.entries); i++ {
+			if en := ps.led.entries[i]; !en.done && en.ln != nil && !en.ln.busy {
+				e.forgetLocked(en)
+			}
+		}
+		// Records of busy lanes are forgotten when their batch settles.
+		for _, ln := range ps.lanes {
+			if ln.busy {
+				for _, en := range ln.q {
+					e.forgetLocked(en)
+				}
+			}
+			ln.q = nil
+		}
+		ps.lanes = nil
+		delete(e.parts, ps.tp)
+	}
+	e.signalLocked()
+}
+
+// backoff is the delay before retry n (from 1): base·2^(n-1) capped at max,
+// with jitter in [d/2, d].
+func backoff(base, maxDelay time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < maxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, maxDelay)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Stats is a snapshot of the engine's state.
+type Stats struct {
+	InFlightRecords int
+	InFlightBytes   int64
+	Dispatched      int
+	Partitions      int
+	PausedParts     int
+	OldestAge       time.Duration // age of the oldest record not yet done
+	Done            int64         // records done since start
+}
+
+// Stats returns a snapshot; safe to call at any time.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Stats{InFlightRecords: e.inflightRecords, InFlightBytes: e.inflightBytes, Dispatched: e.dispatched,
+		Partitions: len(e.parts), Done: e.done.Load()}
+	now := time.Now()
+	for _, ps := range e.parts {
+		if ps.paused {
+			s.PausedParts++
+		}
+		if en := ps.led.oldest(); en != nil {
+			s.OldestAge = max(s.OldestAge, now.Sub(en.taken))
+		}
+	}
+	return s
+}

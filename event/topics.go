@@ -1,0 +1,18 @@
+package event
+
+// Topic names. Each topic carries one message type of ragpipe.v1; see the
+// package documentation.
+const (
+	// TopicParsed carries ragpipe.v1.ChunkParsed, one record per chunk.
+	TopicParsed = "documents.parsed"
+	// TopicEmbedded carries ragpipe.v1.ChunkEmbedded, one record per chunk.
+	TopicEmbedded = "chunks.embedded"
+	// TopicIndexed carries ragpipe.v1.DocumentIndexed, one record per
+	// document version fully indexed.
+	TopicIndexed = "vectors.indexed"
+	// TopicFailed carries ragpipe.v1.DocumentFailed.
+	TopicFailed = "documents.failed"
+	// TopicDLQ carries failed input records unchanged, with the dead-letter
+	// headers appended (see DeadLetter).
+	TopicDLQ = "documents.dlq"
+)

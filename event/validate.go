@@ -1,0 +1,79 @@
+package event
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
+)
+
+// Validate checks the invariants that every stage relies on for the
+// messages of package ragpipe.v1 (see the package documentation); other
+// messages pass unchecked. Encode and Decode call it; its errors are not
+// classified, Encode and Decode wrap them with fault.Record.
+func Validate(msg proto.Message) error {
+	switch m := msg.(type) {
+	case *ragpipev1.ChunkParsed:
+		return errors.Join(
+			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
+			checkChunk(m.GetChunkIndex(), m.GetChunkCount()),
+		)
+	case *ragpipev1.ChunkEmbedded:
+		var errVector error
+		if len(m.GetVector()) == 0 {
+			errVector = errors.New("empty vector")
+		}
+		return errors.Join(
+			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
+			checkChunk(m.GetChunkIndex(), m.GetChunkCount()),
+			errVector,
+		)
+	case *ragpipev1.DocumentFailed:
+		var errChunk error
+		if m.ChunkIndex != nil && m.GetChunkIndex() < 0 {
+			errChunk = fmt.Errorf("negative chunk_index %d", m.GetChunkIndex())
+		}
+		return errors.Join(
+			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
+			errChunk,
+		)
+	case *ragpipev1.DocumentIndexed:
+		var errCount error
+		if m.GetChunkCount() < 0 {
+			errCount = fmt.Errorf("negative chunk_count %d", m.GetChunkCount())
+		}
+		return errors.Join(
+			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
+			errCount,
+		)
+	default:
+		return nil
+	}
+}
+
+func checkDocument(tenantID, docID string, docVersion int64) error {
+	var errs []error
+	switch {
+	case tenantID == "":
+		errs = append(errs, errors.New("missing tenant_id"))
+	case strings.ContainsRune(tenantID, KeySeparator):
+		errs = append(errs, fmt.Errorf("tenant_id %q contains %q", tenantID, KeySeparator))
+	}
+	if docID == "" {
+		errs = append(errs, errors.New("missing doc_id"))
+	}
+	if docVersion < 0 {
+		errs = append(errs, fmt.Errorf("negative doc_version %d", docVersion))
+	}
+	return errors.Join(errs...)
+}
+
+func checkChunk(index, count int32) error {
+	if index < 0 || index >= count {
+		return fmt.Errorf("chunk_index %d out of [0, chunk_count=%d)", index, count)
+	}
+	return nil
+}

@@ -1,0 +1,462 @@
+package ingest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Default chunk sizes, in CountTokens tokens.
+const (
+	DefaultMaxTokens     = 256
+	DefaultOverlapTokens = 32
+)
+
+// Chunk is one piece of a document's text, sized for an embedding model.
+type Chunk struct {
+	// Index is the chunk's position in the document, from 0, contiguous.
+	Index int
+	// Text is the chunk's plain text: blocks separated by a blank line
+	// (list items by a newline). It does not repeat the heading path.
+	Text string
+	// Heading is the heading path the chunk's text is under (the common
+	// part of its blocks' paths), e.g. "Install > Linux"; "" for none.
+	Heading string
+	// Tokens is CountTokens(Text).
+	Tokens int
+}
+
+// Chunker splits documents into chunks. See the package documentation for
+// the strategy.
+type Chunker struct {
+	// MaxTokens is the most tokens (as CountTokens counts them) a chunk
+	// holds. Must be positive.
+	MaxTokens int
+	// OverlapTokens is how many tokens of the end of a chunk are repeated
+	// at the start of the next when a section continues across chunks.
+	// Zero disables overlap; must be less than MaxTokens.
+	OverlapTokens int
+}
+
+// DefaultChunker returns a Chunker with DefaultMaxTokens and
+// DefaultOverlapTokens.
+func DefaultChunker() Chunker {
+	return Chunker{MaxTokens: DefaultMaxTokens, OverlapTokens: DefaultOverlapTokens}
+}
+
+// Validate reports whether the settings make sense.
+func (c Chunker) Validate() error {
+	if c.MaxTokens <= 0 {
+		return fmt.Errorf("ingest: chunker: max tokens must be positive, got %d", c.MaxTokens)
+	}
+	if c.OverlapTokens < 0 {
+		return fmt.Errorf("ingest: chunker: overlap tokens must not be negative, got %d", c.OverlapTokens)
+	}
+	if c.OverlapTokens >= c.MaxTokens {
+		return fmt.Errorf("ingest: chunker: overlap tokens (%d) must be less than max tokens (%d)", c.OverlapTokens, c.MaxTokens)
+	}
+	return nil
+}
+
+// sanitized returns settings Split can work with whatever the fields hold:
+// an invalid MaxTokens becomes the default, an invalid overlap is clamped.
+func (c Chunker) sanitized() Chunker {
+	if c.MaxTokens <= 0 {
+		c.MaxTokens = DefaultMaxTokens
+	}
+	c.OverlapTokens = min(max(c.OverlapTokens, 0), c.MaxTokens-1)
+	return c
+}
+
+// Split cuts doc into chunks. It is deterministic: the same document and
+// settings give the same chunks. Every chunk has at most MaxTokens tokens.
+// A document without blocks gives no chunks. Settings that fail Validate
+// are replaced by usable ones (see Validate) rather than causing a panic.
+func (c Chunker) Split(doc Document) []Chunk {
+	c = c.sanitized()
+	p := packer{
+		max:      c.MaxTokens,
+		overlap:  c.OverlapTokens,
+		limit:    c.MaxTokens - c.OverlapTokens,
+		boundary: sectionLevel(doc.Blocks),
+	}
+	var prev Kind
+	for i, b := range doc.Blocks {
+		sep := "\n\n"
+		if i > 0 && b.Kind == KindListItem && prev == KindListItem {
+			sep = "\n"
+		}
+		prev = b.Kind
+		p.block(b, sep)
+	}
+	p.flush(false)
+	return p.out
+}
+
+// sectionLevel returns the heading level that starts a new section: the
+// shallowest level used by two headings or more, or else the shallowest
+// level used at all (so a document with one H1 title and several H2s is cut
+// at the H2s). 0 means the document has no headings.
+func sectionLevel(blocks []Block) int {
+	var count [7]int
+	for _, b := range blocks {
+		if b.Kind == KindHeading && b.Level >= 1 && b.Level <= 6 {
+			count[b.Level]++
+		}
+	}
+	first := 0
+	for l := 1; l <= 6; l++ {
+		if count[l] >= 2 {
+			return l
+		}
+		if count[l] == 1 && first == 0 {
+			first = l
+		}
+	}
+	return first
+}
+
+// unit is a piece of text the packer places whole: a block, or, for a
+// block over the limit, a sentence, a line, a run of words or a piece of
+// a word.
+type unit struct {
+	text    string
+	tokens  int
+	sep     string // joins text to the unit before it in the same chunk
+	heading string
+	level   int // heading level for a heading block, else 0
+}
+
+// packer fills chunks with units greedily.
+type packer struct {
+	max, overlap int
+	limit        int // the most tokens in a unit cut from a big block
+	boundary     int // headings at this level or above start a section
+
+	cur       []unit
+	curTokens int    // tokens of carry and cur
+	carry     string // tail of the previous chunk, repeated at the start
+	carryTok  int
+	index     int
+	out       []Chunk
+	sb        strings.Builder
+	cuts      []int // scratch for hardSplit
+}
+
+// block feeds one block to the packer, cut into units when it is too big.
+func (p *packer) block(b Block, sep string) {
+	tokens := CountTokens(b.Text)
+	if tokens <= p.max {
+		p.add(unit{text: b.Text, tokens: tokens, sep: sep, heading: b.Heading, level: headingLevelOf(b)})
+		return
+	}
+	// Cut prose at sentence ends, code and tables at line ends; cut a
+	// segment still over the limit between words, and a word over the
+	// limit anywhere (between runes).
+	byLine := b.Kind == KindCode || b.Kind == KindTable
+	segments(b.Text, byLine, func(seg, segSep string) {
+		if segSep == "" {
+			segSep = sep
+		}
+		t := CountTokens(seg)
+		if t <= p.limit {
+			p.add(unit{text: seg, tokens: t, sep: segSep, heading: b.Heading})
+			return
+		}
+		p.words(seg, segSep, b.Heading)
+	})
+}
+
+// words feeds s, which is over the limit, as runs of whole words of at
+// most limit tokens each.
+func (p *packer) words(s, sep, heading string) {
+	start, tokens := -1, 0 // current run
+	runSep := sep
+	emit := func(end int) {
+		if start >= 0 {
+			p.add(unit{text: s[start:end], tokens: tokens, sep: runSep, heading: heading})
+			start, tokens = -1, 0
+		}
+	}
+	last := 0 // end of the previous word
+	for i := 0; i < len(s); {
+		// Skip whitespace to the next word.
+		j := i
+		for j < len(s) && isSpaceAt(s, j) {
+			_, size := utf8.DecodeRuneInString(s[j:])
+			j += size
+		}
+		if j == len(s) {
+			break
+		}
+		k := j
+		for k < len(s) && !isSpaceAt(s, k) {
+			_, size := utf8.DecodeRuneInString(s[k:])
+			k += size
+		}
+		word := s[j:k]
+		wt := CountTokens(word)
+		gap := s[last:j]
+		if last == 0 {
+			gap = sep
+		}
+		switch {
+		case wt > p.limit:
+			emit(last)
+			p.hardSplit(word, gap, heading)
+		case start >= 0 && tokens+wt <= p.limit:
+			tokens += wt
+		default:
+			emit(last)
+			start, tokens, runSep = j, wt, gap
+		}
+		last, i = k, k
+	}
+	emit(last)
+}
+
+// hardSplit feeds a single word over the limit in pieces of at most limit
+// tokens, cut between runes. The pieces join with no separator.
+func (p *packer) hardSplit(word, sep, heading string) {
+	for word != "" {
+		t := CountTokens(word)
+		if t <= p.limit {
+			p.add(unit{text: word, tokens: t, sep: sep, heading: heading})
+			return
+		}
+		// Largest prefix within the limit, cut at a rune boundary. A token
+		// never covers more than lettersPerToken runes of at most 4 bytes,
+		// so only the start of the word needs searching.
+		hi := min(len(word), (p.limit+1)*lettersPerToken*utf8.UTFMax)
+		p.cuts = p.cuts[:0]
+		for i := range word {
+			if i > hi {
+				break
+			}
+			if i > 0 {
+				p.cuts = append(p.cuts, i)
+			}
+		}
+		// Counts grow with the prefix: search for the first cut over.
+		j := sort.Search(len(p.cuts), func(j int) bool { return CountTokens(word[:p.cuts[j]]) > p.limit })
+		lo := 0
+		if j > 0 {
+			lo = p.cuts[j-1]
+		} else {
+			_, lo = utf8.DecodeRuneInString(word) // one rune is always progress
+		}
+		piece := word[:lo]
+		p.add(unit{text: piece, tokens: CountTokens(piece), sep: sep, heading: heading})
+		word, sep = word[lo:], ""
+	}
+}
+
+// add places u in the current chunk, first closing the chunk when u starts
+// a section or does not fit.
+func (p *packer) add(u unit) {
+	if u.level > 0 && u.level <= p.boundary && len(p.cur) > 0 {
+		p.flush(false) // a new section: no overlap across sections
+	}
+	if len(p.cur) > 0 && p.curTokens+u.tokens > p.max {
+		// Do not leave headings at the end of a chunk: they belong with
+		// the text that follows them.
+		k := len(p.cur)
+		for k > 0 && p.cur[k-1].level > 0 {
+			k--
+		}
+		var moved []unit
+		if k > 0 && k < len(p.cur) {
+			moved = append(moved, p.cur[k:]...)
+			p.cur = p.cur[:k]
+		}
+		p.flush(moved == nil)
+		for _, m := range moved {
+			p.cur = append(p.cur, m)
+			p.curTokens += m.tokens
+		}
+		if len(p.cur) > 0 && p.curTokens+u.tokens > p.max {
+			p.flush(false)
+		}
+	}
+	if len(p.cur) == 0 && p.carryTok+u.tokens > p.max {
+		p.carry = tail(p.carry, p.max-u.tokens)
+		p.carryTok = CountTokens(p.carry)
+		p.curTokens = p.carryTok
+	}
+	p.cur = append(p.cur, u)
+	p.curTokens += u.tokens
+}
+
+// flush closes the current chunk, if it has units. With overlap, the tail
+// of its text is carried to the start of the next chunk.
+func (p *packer) flush(overlap bool) {
+	if len(p.cur) == 0 {
+		p.carry, p.carryTok, p.curTokens = "", 0, 0
+		return
+	}
+	n := len(p.carry)
+	for i, u := range p.cur {
+		if i > 0 || p.carry != "" {
+			n += len(u.sep)
+		}
+		n += len(u.text)
+	}
+	p.sb.Reset()
+	p.sb.Grow(n)
+	p.sb.WriteString(p.carry)
+	heading := p.cur[0].heading
+	for i, u := range p.cur {
+		if i > 0 || p.carry != "" {
+			p.sb.WriteString(u.sep)
+		}
+		p.sb.WriteString(u.text)
+		heading = commonHeading(heading, u.heading)
+	}
+	text := p.sb.String()
+	p.out = append(p.out, Chunk{Index: p.index, Text: text, Heading: heading, Tokens: CountTokens(text)})
+	p.index++
+	p.cur = p.cur[:0]
+	p.carry, p.carryTok = "", 0
+	if overlap && p.overlap > 0 {
+		p.carry = tail(text, p.overlap)
+		p.carryTok = CountTokens(p.carry)
+	}
+	p.curTokens = p.carryTok
+}
+
+// tail returns the longest suffix of s made of whole words (cut at
+// whitespace) with at most n tokens; "" when n <= 0 or the last word alone
+// is over n.
+func tail(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	start, tokens := len(s), 0
+	end := len(s)
+	for end > 0 {
+		// Skip whitespace backwards.
+		for end > 0 && isSpaceBefore(s, end) {
+			_, size := utf8.DecodeLastRuneInString(s[:end])
+			end -= size
+		}
+		if end == 0 {
+			break
+		}
+		b := end
+		for b > 0 && !isSpaceBefore(s, b) {
+			_, size := utf8.DecodeLastRuneInString(s[:b])
+			b -= size
+		}
+		tokens += CountTokens(s[b:end])
+		if tokens > n {
+			break
+		}
+		start, end = b, b
+	}
+	return s[start:]
+}
+
+// segments calls fn for each sentence (or each line, with byLine) of s,
+// trimmed, with the whitespace that preceded it in s ("" for the first).
+func segments(s string, byLine bool, fn func(seg, sep string)) {
+	prevEnd := -1 // end of the previous segment
+	emit := func(start, end int) {
+		seg := strings.TrimRightFunc(s[start:end], unicode.IsSpace)
+		if seg == "" {
+			return
+		}
+		sep := ""
+		if prevEnd >= 0 {
+			sep = s[prevEnd:start]
+		}
+		fn(seg, sep)
+		prevEnd = start + len(seg)
+	}
+	start := skipSpace(s, 0)
+	for i := start; i < len(s); i++ {
+		c := s[i]
+		if byLine {
+			if c == '\n' {
+				emit(start, i)
+				start = skipSpace(s, i+1)
+				i = start - 1
+			}
+			continue
+		}
+		if c != '.' && c != '!' && c != '?' {
+			continue
+		}
+		// A sentence ends at . ! or ?, then maybe closing quotes or
+		// brackets, then whitespace, then anything but a lower-case letter
+		// (so "e.g. the" does not end one).
+		j := i + 1
+		for j < len(s) && (s[j] == '"' || s[j] == '\'' || s[j] == ')' || s[j] == ']') {
+			j++
+		}
+		if j >= len(s) || !isSpaceAt(s, j) {
+			continue
+		}
+		k := skipSpace(s, j)
+		if k < len(s) {
+			r, _ := utf8.DecodeRuneInString(s[k:])
+			if unicode.IsLower(r) {
+				continue
+			}
+		}
+		emit(start, j)
+		start = k
+		i = k - 1
+	}
+	if start < len(s) {
+		emit(start, len(s))
+	}
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && isSpaceAt(s, i) {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return i
+}
+
+// isSpaceAt reports whether the rune at s[i] is whitespace.
+func isSpaceAt(s string, i int) bool {
+	if c := s[i]; c < utf8.RuneSelf {
+		return c == ' ' || (c >= '\t' && c <= '\r')
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return unicode.IsSpace(r)
+}
+
+// isSpaceBefore reports whether the rune ending at s[:i] is whitespace.
+func isSpaceBefore(s string, i int) bool {
+	if c := s[i-1]; c < utf8.RuneSelf {
+		return c == ' ' || (c >= '\t' && c <= '\r')
+	}
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return unicode.IsSpace(r)
+}
+
+func headingLevelOf(b Block) int {
+	if b.Kind == KindHeading {
+		return max(b.Level, 1)
+	}
+	return 0
+}
+
+// commonHeading returns the longest common prefix of two heading paths,
+// by whole titles.
+func commonHeading(a, b string) string {
+	if a == b {
+		return a
+	}
+	pa, pb := strings.Split(a, HeadingSep), strings.Split(b, HeadingSep)
+	n := 0
+	for n < len(pa) && n < len(pb) && pa[n] == pb[n] {
+		n++
+	}
+	return strings.Join(pa[:n], HeadingSep)
+}

@@ -1,0 +1,74 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors returned (wrapped) by Load. Test for them with errors.Is;
+// the wrapping error's message names the document and gives the details.
+var (
+	// ErrUnsupported: the file's extension is not one Load knows how to read.
+	ErrUnsupported = errors.New("unsupported file type")
+	// ErrEmpty: the file has no bytes, or only whitespace, or no text after
+	// markup was removed.
+	ErrEmpty = errors.New("empty document")
+	// ErrBinary: the file looks like binary data (a NUL byte, or mostly
+	// control bytes and invalid UTF-8, in its first 8 KiB).
+	ErrBinary = errors.New("binary content")
+	// ErrInvalidUTF8: the file is text but not valid UTF-8. The error is an
+	// *InvalidUTF8Error that gives the byte offset of the first bad sequence.
+	ErrInvalidUTF8 = errors.New("invalid UTF-8")
+	// ErrTooLarge: the file is bigger than Loader.MaxBytes. The error is a
+	// *TooLargeError; the file was not read.
+	ErrTooLarge = errors.New("file too large")
+)
+
+// InvalidUTF8Error reports where a file stops being valid UTF-8.
+// errors.Is(err, ErrInvalidUTF8) is true for it.
+type InvalidUTF8Error struct {
+	// Offset is the byte offset, from the start of the file, of the first
+	// byte of the first invalid sequence.
+	Offset int64
+}
+
+func (e *InvalidUTF8Error) Error() string {
+	return fmt.Sprintf("%v at byte offset %d (convert the file to UTF-8, e.g. with iconv)", ErrInvalidUTF8, e.Offset)
+}
+
+// Is makes errors.Is(err, ErrInvalidUTF8) true.
+func (e *InvalidUTF8Error) Is(target error) bool { return target == ErrInvalidUTF8 }
+
+// TooLargeError reports a file over the size limit.
+// errors.Is(err, ErrTooLarge) is true for it.
+type TooLargeError struct {
+	Size  int64 // the file's size in bytes
+	Limit int64 // Loader.MaxBytes in force
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%v: %d bytes (%s) is over the limit of %d bytes (%s); --max-file-size raises it",
+		ErrTooLarge, e.Size, humanBytes(e.Size), e.Limit, humanBytes(e.Limit))
+}
+
+// Is makes errors.Is(err, ErrTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// humanBytes formats n with a binary unit, e.g. "32 MiB" or "1.5 KiB".
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	suffix := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}[exp]
+	if n%div == 0 {
+		return fmt.Sprintf("%d %s", n/div, suffix)
+	}
+	return fmt.Sprintf("%.1f %s", v, suffix)
+}

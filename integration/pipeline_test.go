@@ -1,0 +1,217 @@
+package integration
+
+import (
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ragpipe/ragpipe/embed"
+	"github.com/ragpipe/ragpipe/event"
+	"github.com/ragpipe/ragpipe/ingest/sample"
+	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
+)
+
+// writeCorpus writes the sample corpus plus two documents with words found
+// nowhere else, for checking search results.
+func writeCorpus(t *testing.T, dir string) {
+	t.Helper()
+	err := fs.WalkDir(sample.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(sample.FS(), p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := map[string]string{
+		"extra/zebrafish.md": "# Zebrafish care\n\nZebrafish aquarium water should stay near 28 degrees. Feed zebrafish larvae twice a day.\n",
+		"extra/sourdough.md": "# Sourdough\n\nA sourdough starter needs flour and water every day. Sourdough bread rises slowly overnight.\n",
+	}
+	for name, text := range extra {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var ingestedRe = regexp.MustCompile(`ingested (\d+) document\(s\), (\d+) chunk\(s\)`)
+
+func parseIngested(t *testing.T, out string) (docs, chunks int) {
+	t.Helper()
+	m := ingestedRe.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no summary in ingest output: %q", out)
+	}
+	docs, _ = strconv.Atoi(m[1])
+	chunks, _ = strconv.Atoi(m[2])
+	return docs, chunks
+}
+
+func startGpusim(t *testing.T, args ...string) (*proc, string) {
+	t.Helper()
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	p := start(t, "gpusim", append([]string{"gpusim", "--addr", addr}, args...)...)
+	waitFor(t, 10*time.Second, "gpusim to listen", func() bool { return strings.Contains(p.stdout.String(), "listening") })
+	return p, "http://" + addr + "/v1"
+}
+
+type chunkID struct {
+	doc     string
+	version int64
+	index   int32
+}
+
+// The whole pipeline as separate processes on real Kafka: ingest, embed
+// (through an OpenAI-compatible server), index, search.
+func TestPipelineAsProcessesOnKafka(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	resetTopics(t, brokers)
+	data := t.TempDir()
+	corpus := filepath.Join(t.TempDir(), "corpus")
+	writeCorpus(t, corpus)
+
+	mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "6", "--replication-factor", "1")
+	out := mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "6", "--replication-factor", "1")
+	if strings.Contains(out, "created") || strings.Count(out, " ok") != 5 {
+		t.Fatalf("second topics apply should find all 5 topics ok:\n%s", out)
+	}
+
+	_, url := startGpusim(t)
+	embedP := start(t, "embed", "embed", "--brokers", brokers, "--group", "it-embed", "--embedder", url, "--model", "gpusim", "--batch-size", "16")
+	indexP := start(t, "index", "index", "--brokers", brokers, "--group", "it-index", "--data", data)
+
+	out = mustRun(t, 2*time.Minute, "ingest", "--brokers", brokers, corpus)
+	docs, chunks := parseIngested(t, out)
+	if docs < 30 || chunks < docs {
+		t.Fatalf("ingest: %d docs, %d chunks", docs, chunks)
+	}
+
+	indexed := readTopic(t, brokers, event.TopicIndexed, 2*time.Minute, func(rs []*kgo.Record) bool {
+		seen := map[string]bool{}
+		for _, r := range rs {
+			seen[string(r.Key)] = true
+		}
+		return len(seen) >= docs
+	})
+	indexedDocs := map[string]bool{}
+	for _, r := range indexed {
+		indexedDocs[string(r.Key)] = true
+	}
+	if len(indexedDocs) != docs {
+		t.Fatalf("vectors.indexed announced %d of %d documents", len(indexedDocs), docs)
+	}
+	parsed := readTopic(t, brokers, event.TopicParsed, time.Minute, atLeast(chunks))
+	embedded := readTopic(t, brokers, event.TopicEmbedded, time.Minute, atLeast(chunks))
+
+	// Every parsed chunk is embedded, with its own vector, in per-document order.
+	want := map[chunkID]string{}
+	for _, r := range parsed {
+		m, err := event.DecodeChunkParsed(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}] = m.GetText()
+	}
+	if len(want) != chunks {
+		t.Fatalf("documents.parsed has %d distinct chunks, ingest reported %d", len(want), chunks)
+	}
+	hash := embed.NewHash(384)
+	got := map[chunkID]bool{}
+	next := map[string]int32{}
+	for _, r := range embedded {
+		m, err := event.DecodeChunkEmbedded(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}
+		text, ok := want[id]
+		if !ok {
+			t.Fatalf("embedded chunk %v was never parsed", id)
+		}
+		if string(r.Key) != string(event.Key("default", m.GetDocId())) {
+			t.Fatalf("key %q for doc %s", r.Key, m.GetDocId())
+		}
+		if src, _ := event.Header(r, event.HeaderSourceTopic); src != event.TopicParsed {
+			t.Fatalf("missing lineage header on %v", id)
+		}
+		if !sameVector(m.GetVector(), hash.Vector(text)) {
+			t.Fatalf("chunk %v does not carry the vector of its own text", id)
+		}
+		if got[id] {
+			continue // a duplicate after a retry is allowed; order is by first appearance
+		}
+		got[id] = true
+		if id.index != next[id.doc] {
+			t.Fatalf("doc %s: chunk %d first appeared after chunk %d (order broken)", id.doc, id.index, next[id.doc]-1)
+		}
+		next[id.doc]++
+	}
+	if len(got) != len(want) {
+		t.Fatalf("chunks.embedded covers %d of %d chunks", len(got), len(want))
+	}
+	for _, r := range indexed {
+		var m ragpipev1.DocumentIndexed
+		if err := event.Decode(r, &m); err != nil {
+			t.Fatal(err)
+		}
+		if int(m.GetChunkCount()) != int(next[m.GetDocId()]) {
+			t.Fatalf("DocumentIndexed %s says %d chunks, %d were embedded", m.GetDocId(), m.GetChunkCount(), next[m.GetDocId()])
+		}
+	}
+
+	embedP.stop(20 * time.Second)
+	indexP.stop(20 * time.Second)
+
+	out = mustRun(t, time.Minute, "search", "--data", data, "--k", "3", "zebrafish aquarium larvae")
+	first := firstResult(out)
+	if !strings.Contains(first, "extra/zebrafish.md") {
+		t.Fatalf("search: want extra/zebrafish.md first, got:\n%s", out)
+	}
+	out = mustRun(t, time.Minute, "search", "--data", data, "sourdough starter bread")
+	if !strings.Contains(firstResult(out), "extra/sourdough.md") {
+		t.Fatalf("search: want extra/sourdough.md first, got:\n%s", out)
+	}
+}
+
+func firstResult(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "1.") {
+			return l
+		}
+	}
+	return ""
+}
+
+func sameVector(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
+			return false
+		}
+	}
+	return true
+}

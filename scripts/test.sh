@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` runs it on a fresh machine:
+# lint, schema checks, then every Go test with a real Apache Kafka broker
+# (installed from Maven Central, started on free 127.0.0.1 ports, stopped
+# whatever the outcome).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+
+step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "lint"
+make --no-print-directory lint GO="$GO"
+
+step "schemas"
+make --no-print-directory proto-check GO="$GO"
+
+step "kafka install"
+bash scripts/kafka.sh install
+
+state=$(mktemp -d -t ragpipe-kafka-XXXXXX)
+cleanup() {
+	bash scripts/kafka.sh stop "$state" >/dev/null 2>&1 || true
+	rm -rf "$state"
+}
+trap cleanup EXIT INT TERM
+
+step "kafka start"
+line=$(bash scripts/kafka.sh start "$state")
+export "${line?}"
+export RAGPIPE_REQUIRE_KAFKA=1
+echo "RAGPIPE_TEST_BROKERS=$RAGPIPE_TEST_BROKERS"
+
+step "go test"
+# -p 2: one package at a time per core; the integration package owns the
+# Kafka topics for its run.
+set +e
+"$GO" test -count=1 -p 2 -timeout 18m ./... 2>&1 | tee "$state/go-test.log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -c '^ok ' "$state/go-test.log" || true)
+failed=$(grep -c '^FAIL' "$state/go-test.log" || true)
+echo "packages: $passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,23 @@
+// Package stage holds ragpipe's pipeline stages, each a small composition
+// of the consumer engine with an adapter:
+//
+//   - Ingest (files → documents.parsed) walks paths, loads and chunks each
+//     file, and produces one ChunkParsed per chunk in chunk order. A file
+//     that cannot be read or parsed gets a line on stderr and a
+//     DocumentFailed (stage "parse"); ingest goes on.
+//   - Embed (documents.parsed → chunks.embedded) hands batches of chunks to
+//     an Embedder and emits one ChunkEmbedded per chunk.
+//   - Index (chunks.embedded → store + vectors.indexed) upserts chunks into
+//     the vector store and emits a DocumentIndexed when a document version
+//     is complete.
+//
+// The consumer stages read like a sentence: consume this topic in key
+// order, hand batches to this function, produce there, dead-letter
+// failures. Order, batching, retries, offsets and the dead-letter queue are
+// the engine's; a stage only maps inputs to outputs and classifies errors
+// with package fault.
+//
+// DeadLetter is shared by the consumer stages: after the engine gives up
+// on a record it writes the original to documents.dlq with headers saying
+// why, and a DocumentFailed to documents.failed.
+package stage

@@ -1,0 +1,81 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ragpipe/ragpipe/engine"
+	"github.com/ragpipe/ragpipe/event"
+	"github.com/ragpipe/ragpipe/fault"
+	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
+	"github.com/ragpipe/ragpipe/store"
+)
+
+// Index writes ChunkEmbedded records into a vector store and announces
+// each complete document version on vectors.indexed.
+type Index struct {
+	Store store.Store
+}
+
+// Handle is the engine handler: one durable upsert per batch.
+func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Result, error) {
+	res := make([]engine.Result, len(batch))
+	chunks := make([]store.Chunk, 0, len(batch))
+	msgs := make([]*ragpipev1.ChunkEmbedded, 0, len(batch))
+	pos := make([]int, 0, len(batch))
+	for i, r := range batch {
+		m, err := event.DecodeChunkEmbedded(r)
+		if err == nil {
+			if bad := badVector(m.GetVector()); bad != "" {
+				err = fault.Record(fmt.Errorf("chunk %d of %s: %s", m.GetChunkIndex(), m.GetDocId(), bad))
+			}
+		}
+		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		msgs = append(msgs, m)
+		pos = append(pos, i)
+		chunks = append(chunks, store.Chunk{
+			TenantID: m.GetTenantId(), DocID: m.GetDocId(), DocVersion: m.GetDocVersion(),
+			ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
+			Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
+			Vector: m.GetVector(),
+		})
+	}
+	if len(chunks) == 0 {
+		return res, nil
+	}
+	if err := s.Store.Upsert(ctx, chunks); err != nil {
+		return nil, fault.Server(fmt.Errorf("store upsert: %w", err), 0)
+	}
+	// A version is announced when its last chunk is indexed and all of its
+	// chunks are there. A replay of the last chunk announces it again;
+	// consumers of vectors.indexed treat the event as idempotent.
+	now := timestamppb.Now()
+	for j, m := range msgs {
+		if m.GetChunkIndex() != m.GetChunkCount()-1 {
+			continue
+		}
+		n, err := s.Store.CountVersion(ctx, m.GetTenantId(), m.GetDocId(), m.GetDocVersion())
+		if err != nil {
+			return nil, fault.Server(fmt.Errorf("store count: %w", err), 0)
+		}
+		if n != int(m.GetChunkCount()) {
+			continue
+		}
+		rec, err := event.NewRecord(event.TopicIndexed, batch[pos[j]].Key, &ragpipev1.DocumentIndexed{
+			TenantId: m.GetTenantId(), DocId: m.GetDocId(), DocVersion: m.GetDocVersion(),
+			ChunkCount: m.GetChunkCount(), Model: m.GetModel(), Dimensions: int32(len(m.GetVector())),
+			Store: s.Store.Describe(), IndexedAt: now,
+		})
+		if err != nil {
+			return nil, fault.Record(err)
+		}
+		res[pos[j]].Outputs = []*kgo.Record{rec}
+	}
+	return res, nil
+}

@@ -1,0 +1,172 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ragpipe/ragpipe/event"
+	"github.com/ragpipe/ragpipe/fault"
+	"github.com/ragpipe/ragpipe/ingest"
+	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
+)
+
+// Ingest parses files into ChunkParsed records on documents.parsed.
+type Ingest struct {
+	Client  *kgo.Client
+	Tenant  string
+	Loader  ingest.Loader
+	Chunker ingest.Chunker
+	// Version gives a document's doc_version; the default is the file's
+	// modification time in Unix milliseconds, which grows with each edit
+	// and stays the same when an unchanged file is ingested again (so the
+	// upserts of a re-ingest overwrite instead of adding a version).
+	Version func(f ingest.File, info os.FileInfo) int64
+	// Stderr receives one line per file that failed (default os.Stderr).
+	Stderr io.Writer
+	// Progress, when set, is called after each file.
+	Progress func(p IngestSummary)
+	Logger   *slog.Logger
+}
+
+// IngestSummary counts what Run did.
+type IngestSummary struct {
+	Files     int // files seen
+	Documents int // files turned into chunks
+	Chunks    int // ChunkParsed records produced
+	Failed    int // files that failed (a DocumentFailed each)
+}
+
+// ErrSomePathsFailed is returned when a path given to Run could not be
+// walked; the other paths were still ingested.
+var ErrSomePathsFailed = errors.New("some paths could not be ingested")
+
+// Count returns the number of files under roots, for a progress bar.
+func Count(ctx context.Context, roots []string) int {
+	n := 0
+	for _, root := range roots {
+		_ = ingest.Walk(ctx, root, func(ingest.File) error { n++; return nil })
+	}
+	return n
+}
+
+// Run ingests every file under roots and waits until every record is
+// acknowledged. Files that fail are reported and skipped.
+func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error) {
+	if s.Stderr == nil {
+		s.Stderr = os.Stderr
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Version == nil {
+		s.Version = func(_ ingest.File, info os.FileInfo) int64 { return info.ModTime().UnixMilli() }
+	}
+	if err := s.Loader.Validate(); err != nil {
+		return IngestSummary{}, err
+	}
+	if err := s.Chunker.Validate(); err != nil {
+		return IngestSummary{}, err
+	}
+	var (
+		sum      IngestSummary
+		mu       sync.Mutex
+		firstErr error
+	)
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+	}
+	walkFailed := false
+	for _, root := range roots {
+		err := ingest.Walk(ctx, root, func(f ingest.File) error {
+			sum.Files++
+			n, err := s.file(ctx, f, promise)
+			if err != nil {
+				sum.Failed++
+				fmt.Fprintf(s.Stderr, "ragpipe ingest: %s: %v\n", f.Path, err)
+			} else {
+				sum.Documents++
+				sum.Chunks += n
+			}
+			if s.Progress != nil {
+				s.Progress(sum)
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return sum, ctx.Err()
+			}
+			walkFailed = true
+			fmt.Fprintf(s.Stderr, "ragpipe ingest: %v\n", err)
+		}
+	}
+	if err := s.Client.Flush(ctx); err != nil {
+		return sum, fmt.Errorf("ingest: waiting for acknowledgements: %w", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if firstErr != nil {
+		return sum, fmt.Errorf("ingest: producing: %w", firstErr)
+	}
+	if walkFailed {
+		return sum, ErrSomePathsFailed
+	}
+	return sum, nil
+}
+
+// file produces the chunks of one file, or a DocumentFailed.
+func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Record, error)) (int, error) {
+	info, statErr := os.Stat(f.Path)
+	var version int64
+	if statErr == nil {
+		version = s.Version(f, info)
+	}
+	key := event.Key(s.Tenant, f.DocID)
+	fail := func(err error) error {
+		ref := docRef{tenant: s.Tenant, doc: f.DocID, version: version, source: f.Path}
+		if r := failed(ref, "parse", fault.ClassRecord.String(), err.Error(), 1, time.Now()); r != nil {
+			s.Client.Produce(ctx, r, promise)
+		}
+		return err
+	}
+	if statErr != nil {
+		return 0, fail(statErr)
+	}
+	doc, err := s.Loader.Load(f)
+	if err != nil {
+		return 0, fail(err)
+	}
+	chunks := s.Chunker.Split(doc)
+	if len(chunks) == 0 {
+		return 0, fail(errors.New("no text to index"))
+	}
+	now := timestamppb.Now()
+	for _, c := range chunks {
+		rec, err := event.NewRecord(event.TopicParsed, key, &ragpipev1.ChunkParsed{
+			TenantId: s.Tenant, DocId: f.DocID, DocVersion: version,
+			ChunkIndex: int32(c.Index), ChunkCount: int32(len(chunks)), Text: c.Text,
+			ContentHash: ingest.ContentHash(c.Text), Source: f.Path, Title: doc.Title,
+			MediaType: doc.MediaType, Heading: c.Heading, TokenCount: int32(c.Tokens), ParsedAt: now,
+		})
+		if err != nil {
+			return 0, fail(err)
+		}
+		s.Client.Produce(ctx, rec, promise)
+	}
+	return len(chunks), nil
+}

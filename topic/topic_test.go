@@ -1,0 +1,98 @@
+package topic
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ragpipe/ragpipe/broker"
+)
+
+func admin(t *testing.T) *kadm.Client {
+	t.Helper()
+	b, err := broker.StartEmbedded(broker.EmbeddedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.MetadataMinAge(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+func TestApplyCreatesThenIsIdempotentAndReportsDrift(t *testing.T) {
+	ctx := context.Background()
+	adm := admin(t)
+	specs, err := Pipeline(Options{Partitions: 6, ReplicationFactor: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(ctx, adm, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Action != Created {
+			t.Fatalf("first apply: %+v", r)
+		}
+	}
+	res, err = Apply(ctx, adm, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Action != OK {
+			t.Fatalf("second apply should change nothing: %+v", r)
+		}
+	}
+	// A spec asking for more partitions and another retention is drift.
+	more, _ := Pipeline(Options{Partitions: 8, ReplicationFactor: 1, RetentionMs: 1000})
+	res, err = Apply(ctx, adm, more)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Action != Drifted || len(res[0].Drift) != 2 {
+		t.Fatalf("want partitions and retention drift, got %+v", res[0])
+	}
+	td, _ := adm.ListTopics(ctx, Parsed)
+	if n := len(td[Parsed].Partitions); n != 6 {
+		t.Fatalf("apply must not change an existing topic: %d partitions", n)
+	}
+}
+
+func TestReplicationFactorAboveBrokersNamesTheFlag(t *testing.T) {
+	specs, _ := Pipeline(Options{})
+	_, err := Apply(context.Background(), admin(t), specs)
+	if !errors.Is(err, ErrReplicationFactor) {
+		t.Fatalf("want ErrReplicationFactor, got %v", err)
+	}
+	if want := "--replication-factor 1"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not name %q", err, want)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	specs, err := Pipeline(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 5 {
+		t.Fatalf("%d specs", len(specs))
+	}
+	s := specs[0]
+	if s.Partitions != 12 || s.ReplicationFactor != 3 || s.Configs["retention.ms"] != "604800000" ||
+		s.Configs["cleanup.policy"] != "delete" || s.Configs["min.insync.replicas"] != "2" {
+		t.Fatalf("defaults: %+v", s)
+	}
+	if _, err := Pipeline(Options{Partitions: -1}); err == nil {
+		t.Fatal("negative partitions accepted")
+	}
+}
