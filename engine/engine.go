@@ -23,6 +23,8 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 	cl  *kgo.Client
+	// sess runs transactions in exactly-once mode; nil otherwise.
+	sess *kgo.GroupTransactSession
 
 	// Lineage returns headers to add to every output of in; set by the
 	// stage (package event's lineage headers).
@@ -33,6 +35,7 @@ type Engine struct {
 	ready   laneQueue
 	changed chan struct{} // closed and replaced whenever state changes
 
+	seq             uint64 // last intake sequence number
 	inflightBytes   int64
 	inflightRecords int
 	dispatched      int       // records handed to the handler or awaiting acks
@@ -81,6 +84,7 @@ type lane struct {
 }
 
 type entry struct {
+	seq      uint64 // intake order across partitions
 	rec      *kgo.Record
 	ps       *partState
 	ln       *lane
@@ -118,9 +122,6 @@ func (e *Engine) clientOpts() []kgo.Opt {
 		kgo.ConsumeTopics(e.cfg.Topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.AutoCommitMarks(),
-		kgo.AutoCommitInterval(e.cfg.CommitInterval),
-		kgo.AutoCommitCallback(e.onCommit),
 		kgo.OnPartitionsAssigned(e.onAssigned),
 		kgo.OnPartitionsRevoked(e.onRevoked),
 		kgo.OnPartitionsLost(e.onLost),
@@ -136,6 +137,11 @@ func (e *Engine) clientOpts() []kgo.Opt {
 	if e.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(e.cfg.InstanceID))
 	}
+	if !e.cfg.ExactlyOnce {
+		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(e.cfg.CommitInterval), kgo.AutoCommitCallback(e.onCommit))
+	} else {
+		opts = append(opts, kgo.TransactionalID(e.cfg.TransactionalID), kgo.TransactionTimeout(max(2*e.cfg.RebalanceTimeout, time.Minute)))
+	}
 	return opts
 }
 
@@ -143,9 +149,18 @@ func (e *Engine) clientOpts() []kgo.Opt {
 // in-flight work for up to DrainTimeout, commits what is done and leaves
 // the group. It returns nil after a clean shutdown.
 func (e *Engine) Run(ctx context.Context) error {
-	cl, err := kgo.NewClient(e.clientOpts()...)
-	if err != nil {
-		return fmt.Errorf("engine: kafka client: %w", err)
+	var cl *kgo.Client
+	if e.cfg.ExactlyOnce {
+		sess, err := kgo.NewGroupTransactSession(e.clientOpts()...)
+		if err != nil {
+			return fmt.Errorf("engine: kafka transact session: %w", err)
+		}
+		e.sess, cl = sess, sess.Client()
+	} else {
+		var err error
+		if cl, err = kgo.NewClient(e.clientOpts()...); err != nil {
+			return fmt.Errorf("engine: kafka client: %w", err)
+		}
 	}
 	e.cl = cl
 	pollCtx, stopPoll := context.WithCancel(ctx)
@@ -164,8 +179,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 
 	e.log.Info("consuming", "group", e.cfg.Group, "topics", e.cfg.Topics, "ordering", e.cfg.Ordering,
-		"max_in_flight_batches", e.cfg.MaxInFlightBatches, "batch_size", e.cfg.BatchMaxRecords)
-	e.poll(pollCtx)
+		"max_in_flight_batches", e.cfg.MaxInFlightBatches, "batch_size", e.cfg.BatchMaxRecords, "exactly_once", e.cfg.ExactlyOnce)
+	if e.sess != nil {
+		e.pollTransactional(pollCtx)
+	} else {
+		e.poll(pollCtx)
+	}
 
 	// Shutdown: no new batches; let in-flight ones finish within the deadline.
 	deadline := time.Now().Add(e.cfg.DrainTimeout)
@@ -210,8 +229,12 @@ func (e *Engine) leave() {
 	}
 }
 
-// commit marks every partition's watermark and commits synchronously.
+// commit marks every partition's watermark and commits synchronously. In
+// exactly-once mode offsets are committed only inside transactions.
 func (e *Engine) commit(ctx context.Context) {
+	if e.cfg.ExactlyOnce {
+		return
+	}
 	e.mu.Lock()
 	marks := map[string]map[int32]kgo.EpochOffset{}
 	for t, ps := range e.parts {
@@ -301,7 +324,8 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 			return
 		}
 		ps.lastOffset = r.Offset
-		en := &entry{rec: r, ps: ps, size: int64(len(r.Key) + len(r.Value)), taken: now}
+		e.seq++
+		en := &entry{seq: e.seq, rec: r, ps: ps, size: int64(len(r.Key) + len(r.Value)), taken: now}
 		ps.led.push(en)
 		ps.bytes += en.size
 		e.inflightBytes += en.size
@@ -713,7 +737,7 @@ func (e *Engine) complete(en *entry) {
 	e.mu.Unlock()
 	e.done.Add(1)
 	e.cfg.Observer.RecordsDone(1)
-	if mark != nil {
+	if mark != nil && !e.cfg.ExactlyOnce {
 		e.cl.MarkCommitOffsets(mark)
 	}
 	if resume {

@@ -1,34 +1,42 @@
 package engine
 
-// laneQueue is a FIFO of lanes ready for dispatch.
-type laneQueue struct {
-	items []*lane
-	head  int
+import "container/heap"
+
+// laneQueue holds the lanes ready for dispatch, oldest head record first.
+// Dispatching the oldest waiting record first keeps each partition's done
+// records close to its commit watermark, so what a crash makes the group
+// redo stays near the records in flight instead of growing with the number
+// of keys.
+type laneQueue struct{ h laneHeap }
+
+func (q *laneQueue) len() int          { return len(q.h) }
+func (q *laneQueue) push(ln *lane)     { heap.Push(&q.h, ln) }
+func (q *laneQueue) pop() *lane        { return heap.Pop(&q.h).(*lane) }
+func (q *laneQueue) peek() *lane       { return q.h[0] }
+func (q *laneQueue) pushFront(l *lane) { q.push(l) }
+
+type laneHeap []*lane
+
+func (h laneHeap) Len() int { return len(h) }
+func (h laneHeap) Less(i, j int) bool {
+	return h[i].headSeq() < h[j].headSeq()
+}
+func (h laneHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *laneHeap) Push(x any)   { *h = append(*h, x.(*lane)) }
+func (h *laneHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return x
 }
 
-func (q *laneQueue) len() int { return len(q.items) - q.head }
-
-func (q *laneQueue) push(ln *lane) { q.items = append(q.items, ln) }
-
-func (q *laneQueue) pushFront(ln *lane) {
-	if q.head > 0 {
-		q.head--
-		q.items[q.head] = ln
-		return
+// headSeq is the intake sequence of the lane's first waiting record. A
+// lane is in the queue only while it has one, and its head changes only
+// while it is out of the queue.
+func (ln *lane) headSeq() uint64 {
+	if len(ln.q) == 0 {
+		return ^uint64(0)
 	}
-	q.items = append([]*lane{ln}, q.items...)
-}
-
-func (q *laneQueue) pop() *lane {
-	ln := q.items[q.head]
-	q.items[q.head] = nil
-	q.head++
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
-	} else if q.head > 1024 && q.head*2 > len(q.items) {
-		n := copy(q.items, q.items[q.head:])
-		clear(q.items[n:])
-		q.items, q.head = q.items[:n], 0
-	}
-	return ln
+	return ln.q[0].seq
 }

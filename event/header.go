@@ -44,7 +44,7 @@ const (
 // MaxErrorMessageBytes bounds the error message written to dead-letter
 // headers, so that a huge error cannot make the dead letter too large to
 // produce. Longer messages are cut at a UTF-8 boundary and end with
-// truncatedSuffix.
+// "...[truncated]".
 const MaxErrorMessageBytes = 4096
 
 const truncatedSuffix = "...[truncated]"

@@ -148,7 +148,10 @@ type packer struct {
 // block feeds one block to the packer, cut into units when it is too big.
 func (p *packer) block(b Block, sep string) {
 	tokens := CountTokens(b.Text)
-	if tokens <= p.max {
+	// A block is placed whole when it fits in the current chunk, or in a
+	// new one after the overlap. Otherwise it is cut, so that the current
+	// chunk is filled and the next one starts with the full overlap.
+	if tokens <= p.limit || p.curTokens+tokens <= p.max {
 		p.add(unit{text: b.Text, tokens: tokens, sep: sep, heading: b.Heading, level: headingLevelOf(b)})
 		return
 	}

@@ -185,8 +185,8 @@ func TestSplitSections(t *testing.T) {
 	chunks := DefaultChunker().Split(doc)
 	want := []Chunk{
 		{Index: 0, Text: "Guide\n\nIntro words.", Heading: "Guide", Tokens: 4},
-		{Index: 1, Text: "Install\n\nInstall words.\n\nLinux\n\nLinux words.\n\nmacOS\n\nMac words.", Heading: "Guide > Install", Tokens: 10},
-		{Index: 2, Text: "Configure\n\nConfigure words.", Heading: "Guide > Configure", Tokens: 4},
+		{Index: 1, Text: "Install\n\nInstall words.\n\nLinux\n\nLinux words.\n\nmacOS\n\nMac words.", Heading: "Guide > Install", Tokens: 12},
+		{Index: 2, Text: "Configure\n\nConfigure words.", Heading: "Guide > Configure", Tokens: 6},
 		{Index: 3, Text: "Run\n\nRun words.", Heading: "Guide > Run", Tokens: 4},
 	}
 	if !reflect.DeepEqual(chunks, want) {
@@ -262,8 +262,8 @@ func TestSplitLargeBlocks(t *testing.T) {
 		"First sentence is here.",
 		"Second one follows!",
 		"Does a third ask?",
-		"Yes, e.g. this one continues.",
-		"Last.",
+		"Yes, e.g. this one", // 11 tokens: cut between words
+		"continues. Last.",
 		"func a() {\n\treturn 1\n}",
 		"func b() {\n\treturn 2\n}",
 	}

@@ -1,3 +1,11 @@
+// Build tools of ragpipe, kept out of the main module so that their many
+// dependencies do not leak into it. Run them with
+//   go tool -modfile=tools/go.mod buf ...   (from the repository root)
+// as mk/proto.mk does; add one with
+//   go -C tools get -tool <package>@<version>
+// protoc-gen-go must stay at the version of google.golang.org/protobuf in
+// the main go.mod (v1.36.12): the code it generates runs on that runtime.
+// buf v1.75.0 needs a newer google.golang.org/protobuf, so buf is v1.74.0.
 module github.com/ragpipe/ragpipe/tools
 
 go 1.26.8

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +28,8 @@ type workerFlags struct {
 	drainTimeout   time.Duration
 	instanceID     string
 	sessionTimeout time.Duration
+	exactlyOnce    bool
+	txnID          string
 }
 
 func (w *workerFlags) register(cmd *cobra.Command, defaultGroup string, defaultBatch int) {
@@ -42,6 +45,24 @@ func (w *workerFlags) register(cmd *cobra.Command, defaultGroup string, defaultB
 	f.DurationVar(&w.drainTimeout, "drain-timeout", 10*time.Second, "on shutdown or revoke, how long in-flight work may finish")
 	f.StringVar(&w.instanceID, "instance-id", envOr("RAGPIPE_INSTANCE_ID", ""), "static group membership id, e.g. the pod name (env RAGPIPE_INSTANCE_ID)")
 	f.DurationVar(&w.sessionTimeout, "session-timeout", 45*time.Second, "group session timeout")
+	f.BoolVar(&w.exactlyOnce, "exactly-once", false, "commit outputs and input offsets in Kafka transactions (read_committed consumers see each output once)")
+	f.StringVar(&w.txnID, "transactional-id", "", "transactional id for --exactly-once, stable across restarts and unique per worker (default GROUP-INSTANCE_ID, or GROUP-HOSTNAME)")
+}
+
+// transactionalID is the flag, or a stable default: a restarted worker
+// with the same id aborts its predecessor's open transaction at once.
+func (w *workerFlags) transactionalID() string {
+	if w.txnID != "" || !w.exactlyOnce {
+		return w.txnID
+	}
+	if w.instanceID != "" {
+		return w.group + "-" + w.instanceID
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "worker"
+	}
+	return w.group + "-" + host
 }
 
 // run checks the cluster, then runs the engine until ctx ends.
@@ -76,5 +97,6 @@ func (w *workerFlags) engine(g *globals, stageName string, topics []string, h en
 		BatchWait: w.batchWait, BatchMaxBytes: w.batchBytes, MaxInFlightBytes: w.maxInFlight,
 		MaxAttempts: w.maxAttempts, DrainTimeout: w.drainTimeout, InstanceID: w.instanceID,
 		SessionTimeout: w.sessionTimeout, ClientOpts: opts, Logger: slog.Default(),
+		ExactlyOnce: w.exactlyOnce, TransactionalID: w.transactionalID(),
 	}, event.Lineage)
 }
