@@ -67,7 +67,7 @@ func (h *harness) produce(topic string, keys, n int) {
 	}
 }
 
-// consumeAll reads topic until want records arrived or the timeout.
+// consumeAll reads topic until want distinct values arrived or the timeout.
 func (h *harness) consumeAll(topic string, want int, timeout time.Duration) []*kgo.Record {
 	h.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(h.addrs...), kgo.ConsumeTopics(topic),
@@ -79,12 +79,16 @@ func (h *harness) consumeAll(topic string, want int, timeout time.Duration) []*k
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var out []*kgo.Record
-	for len(out) < want {
+	distinct := map[string]bool{}
+	for len(distinct) < want {
 		f := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			break
 		}
-		out = append(out, f.Records()...)
+		for _, r := range f.Records() {
+			out = append(out, r)
+			distinct[string(r.Value)] = true
+		}
 	}
 	return out
 }
@@ -167,7 +171,13 @@ func runEngine(t *testing.T, cfg Config) (stop func() error, e *Engine) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- e.Run(ctx) }()
+	go func() {
+		err := e.Run(ctx)
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		errc <- err
+	}()
 	var once sync.Once
 	var rerr error
 	stop = func() error {

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -142,7 +141,7 @@ type packer struct {
 	index     int
 	out       []Chunk
 	sb        strings.Builder
-	cuts      []int // scratch for hardSplit
+	lastCut   int // length of the last piece hardSplit cut
 }
 
 // block feeds one block to the packer, cut into units when it is too big.
@@ -220,38 +219,88 @@ func (p *packer) words(s, sep, heading string) {
 	emit(last)
 }
 
+// maxBytesPerToken bounds how many bytes CountTokens charges one token
+// for, in text without control characters (which cost nothing): a token
+// covers at most 7 letter units of at most 3 bytes each (an ASCII letter is
+// 1 byte per unit, another letter 2 units of up to 4 bytes, an apostrophe
+// U+2019 1 unit of 3 bytes), 3 digits, 2 punctuation marks or one
+// ideograph, of at most 4 bytes each. hardSplit uses it only to avoid
+// counting a long word in full; its search does not depend on it.
+const maxBytesPerToken = lettersPerToken * utf8.UTFMax
+
 // hardSplit feeds a single word over the limit in pieces of at most limit
 // tokens, cut between runes. The pieces join with no separator.
 func (p *packer) hardSplit(word, sep, heading string) {
-	for word != "" {
-		t := CountTokens(word)
-		if t <= p.limit {
-			p.add(unit{text: word, tokens: t, sep: sep, heading: heading})
-			return
+	fits := func(n int) bool { return CountTokens(word[:n]) <= p.limit }
+	// runeStart moves n back to the start of the rune it falls in.
+	runeStart := func(n int) int {
+		for n > 0 && n < len(word) && !utf8.RuneStart(word[n]) {
+			n--
 		}
-		// Largest prefix within the limit, cut at a rune boundary. A token
-		// never covers more than lettersPerToken runes of at most 4 bytes,
-		// so only the start of the word needs searching.
-		hi := min(len(word), (p.limit+1)*lettersPerToken*utf8.UTFMax)
-		p.cuts = p.cuts[:0]
-		for i := range word {
-			if i > hi {
+		return n
+	}
+	for word != "" {
+		if len(word) <= (p.limit+1)*maxBytesPerToken {
+			if t := CountTokens(word); t <= p.limit {
+				p.add(unit{text: word, tokens: t, sep: sep, heading: heading})
+				return
+			}
+		}
+		// The longest prefix within the limit, cut at a rune boundary:
+		// counts only grow with the prefix, so search, starting from the
+		// previous piece's length (pieces of one word are alike), with
+		// steps that double, then by bisection. Invariant: fits(lo), and
+		// hi == len(word) or !fits(hi); both are rune boundaries.
+		lo, hi := 0, len(word)
+		g := runeStart(min(max(p.lastCut, 1), len(word)-1))
+		if g > 0 && fits(g) {
+			lo = g
+			for step := 16; ; step *= 2 {
+				n := runeStart(min(lo+step, len(word)))
+				if n <= lo || n >= hi {
+					break
+				}
+				if !fits(n) {
+					hi = n
+					break
+				}
+				lo = n
+			}
+		} else if g > 0 {
+			hi = g
+			for step := 16; ; step *= 2 {
+				n := runeStart(max(hi-step, 0))
+				if n <= 0 {
+					break
+				}
+				if fits(n) {
+					lo = n
+					break
+				}
+				hi = n
+			}
+		}
+		for {
+			mid := runeStart((lo + hi) / 2)
+			if mid <= lo {
+				_, size := utf8.DecodeRuneInString(word[lo:])
+				mid = lo + size
+			}
+			if mid >= hi {
 				break
 			}
-			if i > 0 {
-				p.cuts = append(p.cuts, i)
+			if fits(mid) {
+				lo = mid
+			} else {
+				hi = mid
 			}
 		}
-		// Counts grow with the prefix: search for the first cut over.
-		j := sort.Search(len(p.cuts), func(j int) bool { return CountTokens(word[:p.cuts[j]]) > p.limit })
-		lo := 0
-		if j > 0 {
-			lo = p.cuts[j-1]
-		} else {
-			_, lo = utf8.DecodeRuneInString(word) // one rune is always progress
+		if lo == 0 {
+			_, lo = utf8.DecodeRuneInString(word) // one rune always fits
 		}
 		piece := word[:lo]
 		p.add(unit{text: piece, tokens: CountTokens(piece), sep: sep, heading: heading})
+		p.lastCut = lo
 		word, sep = word[lo:], ""
 	}
 }
@@ -272,6 +321,9 @@ func (p *packer) add(u unit) {
 		var moved []unit
 		if k > 0 && k < len(p.cur) {
 			moved = append(moved, p.cur[k:]...)
+			for _, m := range moved {
+				p.curTokens -= m.tokens
+			}
 			p.cur = p.cur[:k]
 		}
 		p.flush(moved == nil)
@@ -310,15 +362,23 @@ func (p *packer) flush(overlap bool) {
 	p.sb.Grow(n)
 	p.sb.WriteString(p.carry)
 	heading := p.cur[0].heading
+	glued := false // some unit joins the text before it without whitespace
 	for i, u := range p.cur {
 		if i > 0 || p.carry != "" {
 			p.sb.WriteString(u.sep)
+			glued = glued || u.sep == ""
 		}
 		p.sb.WriteString(u.text)
 		heading = commonHeading(heading, u.heading)
 	}
 	text := p.sb.String()
-	p.out = append(p.out, Chunk{Index: p.index, Text: text, Heading: heading, Tokens: CountTokens(text)})
+	tokens := p.curTokens
+	if glued {
+		// Pieces of one word joined with no space: counting them apart
+		// may have overestimated.
+		tokens = CountTokens(text)
+	}
+	p.out = append(p.out, Chunk{Index: p.index, Text: text, Heading: heading, Tokens: tokens})
 	p.index++
 	p.cur = p.cur[:0]
 	p.carry, p.carryTok = "", 0

@@ -22,8 +22,10 @@ func parseHTML(src []byte) ([]Block, string) {
 		return nil, "" // only read errors, impossible from a bytes.Reader
 	}
 	w := htmlWalker{kind: KindParagraph}
-	if t := findElement(root, atom.Title); t != nil {
-		w.title = collapseSpace(textContent(t, false))
+	if head := findElement(root, atom.Head); head != nil {
+		if t := findElement(head, atom.Title); t != nil {
+			w.title = collapseSpace(textContent(t, false))
+		}
 	}
 	w.walk(root, 0)
 	w.flush()

@@ -127,6 +127,12 @@ func (l Loader) Load(f File) (Document, error) {
 	if _, ok := MediaTypeOf(f.Path); !ok {
 		return fail(unsupported(f.Path))
 	}
+	// Stat before opening: opening a named pipe would block.
+	if info, err := os.Stat(f.Path); err != nil {
+		return fail(err)
+	} else if !info.Mode().IsRegular() {
+		return fail(fmt.Errorf("%w: not a regular file", ErrUnsupported))
+	}
 	fh, err := os.Open(f.Path)
 	if err != nil {
 		return fail(err)
@@ -135,9 +141,6 @@ func (l Loader) Load(f File) (Document, error) {
 	info, err := fh.Stat()
 	if err != nil {
 		return fail(err)
-	}
-	if !info.Mode().IsRegular() {
-		return fail(fmt.Errorf("%w: not a regular file", ErrUnsupported))
 	}
 	limit := l.maxBytes()
 	if info.Size() > limit {

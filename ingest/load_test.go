@@ -108,10 +108,19 @@ func TestLoadMarkdownTitle(t *testing.T) {
 		{"no-heading.md", "just text\n", "no-heading"},
 		{"h2-first.markdown", "## Sub\n\ntext\n\n# Real Title\n", "Real Title"},
 		{"UPPER.MD", "# Upper\n", "Upper"},
+		{"front.md", "---\ntitle: \"From Front Matter\"\ntags: [a]\n---\n\nBody text.\n", "From Front Matter"},
+		{"front-h1.md", "---\ntitle: ignored\n---\n# Heading Wins\n", "Heading Wins"},
+		{"rule.md", "---\n\nnot front matter\n", "rule"},
 	}
 	for _, tt := range tests {
-		if doc := mustLoad(t, tt.name, tt.src); doc.Title != tt.title {
+		doc := mustLoad(t, tt.name, tt.src)
+		if doc.Title != tt.title {
 			t.Errorf("%s: title %q, want %q", tt.name, doc.Title, tt.title)
+		}
+		for _, b := range doc.Blocks {
+			if strings.Contains(b.Text, "title:") || strings.Contains(b.Text, "tags:") {
+				t.Errorf("%s: front matter in block %q", tt.name, b.Text)
+			}
 		}
 	}
 }
@@ -301,9 +310,10 @@ func TestLoadIOErrors(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := DefaultLoader().Load(File{Path: dir}); err == nil {
-		t.Error("loading a directory succeeded")
+	if _, err := DefaultLoader().Load(File{Path: dir}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("loading a directory: err = %v, want ErrUnsupported", err)
 	}
+
 }
 
 func TestLoadBytes(t *testing.T) {

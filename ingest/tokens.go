@@ -41,7 +41,7 @@ func runeClass(r rune) uint8 {
 		return asciiClass[r]
 	case unicode.IsSpace(r) || r == utf8.RuneError || unicode.IsControl(r):
 		return clsSpace
-	case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul):
+	case r >= 0x1100 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul):
 		return clsIdeo
 	case unicode.IsLetter(r) || unicode.IsMark(r):
 		return clsLetter
@@ -88,65 +88,120 @@ const (
 // strings are joined directly. It allocates nothing.
 func CountTokens(s string) int {
 	n := 0
-	cls := uint8(clsSpace) // class of the current run
-	run := 0               // length of the current run (letters weighted)
-	switches := 0          // changes of case within the current letter run
-	prevUpper := false
 	for i := 0; i < len(s); {
-		var c uint8
-		size, weight, upper := 1, 1, false
-		if b := s[i]; b < utf8.RuneSelf {
-			c = asciiClass[b]
-			upper = b >= 'A' && b <= 'Z'
-			// An apostrophe inside a word is part of it.
-			if b == '\'' && cls == clsLetter && i+1 < len(s) && isASCIILetter(s[i+1]) {
-				c = clsLetter
-			}
+		b := s[i]
+		cls, size := uint8(0), 1
+		if b < utf8.RuneSelf {
+			cls = asciiClass[b]
 		} else {
 			var r rune
 			r, size = utf8.DecodeRuneInString(s[i:])
-			c = runeClass(r)
-			if c == clsLetter {
-				weight, upper = 2, unicode.IsUpper(r)
-			}
-			if r == '’' && cls == clsLetter && i+size < len(s) && isASCIILetter(s[i+size]) {
-				c, weight = clsLetter, 1
-			}
+			cls = runeClass(r)
 		}
-		i += size
-		if c == cls && c != clsIdeo {
-			run += weight
-			if upper != prevUpper {
-				switches++
-				prevUpper = upper
-			}
-			continue
-		}
-		n += runTokens(cls, run, switches)
-		cls, run, switches, prevUpper = c, weight, 0, upper
-		if c == clsIdeo {
+		switch cls {
+		case clsSpace:
+			i += size
+		case clsIdeo:
 			n++
-			cls, run = clsSpace, 0
+			i += size
+		case clsLetter:
+			var t int
+			t, i = letterRun(s, i)
+			n += t
+		default: // digits and punctuation: runs of one class
+			j := i + size
+			count := 1
+			for j < len(s) {
+				c, sz := s[j], 1
+				if c < utf8.RuneSelf {
+					if asciiClass[c] != cls {
+						break
+					}
+				} else {
+					r, rsz := utf8.DecodeRuneInString(s[j:])
+					if runeClass(r) != cls {
+						break
+					}
+					sz = rsz
+				}
+				count++
+				j += sz
+			}
+			if cls == clsDigit {
+				n += (count + digitsPerToken - 1) / digitsPerToken
+			} else {
+				n += (count + punctPerToken - 1) / punctPerToken
+			}
+			i = j
 		}
 	}
-	return n + runTokens(cls, run, switches)
+	return n
 }
+
+// letterRun measures the word starting at s[i] (a letter) and returns its
+// token cost and the index just past it.
+func letterRun(s string, i int) (tokens, end int) {
+	units, switches := 0, 0
+	upper := s[i] >= 'A' && s[i] <= 'Z' // case of the previous letter
+	for i < len(s) {
+		c := s[i]
+		if k := asciiCase[c]; k != 0 { // the common case: an ASCII letter
+			if up := k == caseUpper; up != upper {
+				switches++
+				upper = up
+			}
+			units++
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			if c == '\'' && i+1 < len(s) && asciiCase[s[i+1]] != 0 {
+				// An apostrophe inside a word is part of it.
+				units++
+				i++
+				continue
+			}
+			break
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if runeClass(r) != clsLetter {
+			if r == '\u2019' && i+size < len(s) && asciiCase[s[i+size]] != 0 {
+				units++
+				i += size
+				continue
+			}
+			break
+		}
+		if up := unicode.IsUpper(r); up != upper {
+			switches++
+			upper = up
+		}
+		units += 2
+		i += size
+	}
+	return max((units+lettersPerToken-1)/lettersPerToken, switches/2+1), i
+}
+
+// asciiCase tells ASCII letters (and '_') apart: 0 for other bytes,
+// including every non-ASCII byte.
+var asciiCase = func() (t [256]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = caseLower
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = caseUpper
+	}
+	t['_'] = caseLower
+	return t
+}()
+
+const (
+	caseLower = 1
+	caseUpper = 2
+)
 
 func isASCIILetter(b byte) bool {
 	return b < utf8.RuneSelf && asciiClass[b] == clsLetter
-}
-
-// runTokens is the cost of a run of one class; see CountTokens.
-func runTokens(cls uint8, run, switches int) int {
-	switch cls {
-	case clsLetter:
-		return max((run+lettersPerToken-1)/lettersPerToken, switches/2+1)
-	case clsDigit:
-		return (run + digitsPerToken - 1) / digitsPerToken
-	case clsPunct:
-		return (run + punctPerToken - 1) / punctPerToken
-	}
-	return 0
 }
 
 // ContentHash returns the hex-encoded SHA-256 of text: a stable identity for
