@@ -33,7 +33,7 @@ demo:
 	$(GO) run ./cmd/ragpipe demo
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./engine/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 kafka-install:
 	bash scripts/kafka.sh install

@@ -131,8 +131,12 @@ func (e *Engine) clientOpts() []kgo.Opt {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
-		kgo.FetchMaxBytes(int32(min(e.cfg.MaxInFlightBytes/2, 50<<20))),
-		kgo.FetchMaxPartitionBytes(int32(min(e.cfg.MaxInFlightBytes/4, 10<<20))),
+		// Small fetches: a fetched record pins its whole response buffer
+		// until it is done, so the buffers count against the bound too.
+		kgo.FetchMaxBytes(int32(min(e.cfg.MaxInFlightBytes/16, 4<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(e.cfg.MaxInFlightBytes/32, 1<<20))),
+		// Paused partitions resume only after the fetch in flight returns.
+		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.ProducerLinger(2*time.Millisecond),
 	)
 	if e.cfg.InstanceID != "" {
@@ -326,7 +330,7 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 		}
 		ps.lastOffset = r.Offset
 		e.seq++
-		en := &entry{seq: e.seq, rec: r, ps: ps, size: int64(len(r.Key) + len(r.Value)), taken: now}
+		en := &entry{seq: e.seq, rec: r, ps: ps, size: recordSize(r), taken: now}
 		ps.led.push(en)
 		ps.bytes += en.size
 		e.inflightBytes += en.size
@@ -355,6 +359,19 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 			}
 		}
 	}
+}
+
+// recordOverhead approximates the memory a record costs beyond its key and
+// value: the kgo.Record, its entry in the ledger and lane, and headers.
+const recordOverhead = 320
+
+// recordSize is what a record counts against MaxInFlightBytes.
+func recordSize(r *kgo.Record) int64 {
+	n := len(r.Key) + len(r.Value) + recordOverhead
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + 32
+	}
+	return int64(n)
 }
 
 // shareLocked is one partition's share of the in-flight byte bound.

@@ -71,7 +71,7 @@
 // the caller to add to the embedded text or to metadata as it sees fit.
 // ContentHash gives a chunk's content identity (hex SHA-256).
 //
-// Split runs in time linear in the document's size (about 145 MB/s on one
+// Split runs in time linear in the document's size (100 to 150 MB/s on one
 // core for plain text; see BenchmarkSplit) and holds no more than the
 // document and its chunks in memory.
 //
