@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +63,7 @@ type partState struct {
 	bytes      int64 // bytes of records taken and not done
 	dispatched int   // records of this partition dispatched and not settled
 	lastOffset int64
+	hwm        int64 // high watermark from the last fetch, for lag
 	paused     bool
 	revoking   bool
 	dropped    bool
@@ -323,6 +326,11 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 	toPause := map[string][]int32{}
 	e.mu.Lock()
 	share := e.shareLocked()
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if ps := e.parts[tp{p.Topic, p.Partition}]; ps != nil && p.HighWatermark > ps.hwm {
+			ps.hwm = p.HighWatermark
+		}
+	})
 	fetches.EachRecord(func(r *kgo.Record) {
 		ps := e.parts[tp{r.Topic, r.Partition}]
 		if ps == nil || ps.revoking || ps.dropped || r.Offset <= ps.lastOffset {
@@ -893,6 +901,20 @@ func backoff(base, maxDelay time.Duration, n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// PartitionStats describes one assigned partition.
+type PartitionStats struct {
+	Topic     string
+	Partition int32
+	// Watermark is the offset to commit next (-1 before any record is done).
+	Watermark int64
+	// HighWatermark is the partition's end offset as of the last fetch.
+	HighWatermark int64
+	// Lag is how many records are not yet done: end offset − watermark.
+	Lag      int64
+	Buffered int64 // bytes of records taken and not done
+	Paused   bool
+}
+
 // Stats is a snapshot of the engine's state.
 type Stats struct {
 	InFlightRecords int
@@ -902,6 +924,7 @@ type Stats struct {
 	PausedParts     int
 	OldestAge       time.Duration // age of the oldest record not yet done
 	Done            int64         // records done since start
+	Parts           []PartitionStats
 }
 
 // Stats returns a snapshot; safe to call at any time.
@@ -918,6 +941,18 @@ func (e *Engine) Stats() Stats {
 		if en := ps.led.oldest(); en != nil {
 			s.OldestAge = max(s.OldestAge, now.Sub(en.taken))
 		}
+		lag := int64(0)
+		switch {
+		case ps.led.next >= 0:
+			lag = ps.hwm - ps.led.next
+		case ps.led.oldest() != nil:
+			lag = ps.hwm - ps.led.oldest().rec.Offset
+		}
+		s.Parts = append(s.Parts, PartitionStats{Topic: ps.tp.topic, Partition: ps.tp.partition, Watermark: ps.led.next,
+			HighWatermark: ps.hwm, Lag: max(lag, 0), Buffered: ps.bytes, Paused: ps.paused})
 	}
+	slices.SortFunc(s.Parts, func(a, b PartitionStats) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
 	return s
 }

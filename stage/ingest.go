@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +98,11 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 			n, err := s.file(ctx, f, promise)
 			if err != nil {
 				sum.Failed++
-				fmt.Fprintf(s.Stderr, "ragpipe ingest: %s: %v\n", f.Path, err)
+				msg := err.Error()
+				if !strings.Contains(msg, f.DocID) {
+					msg = f.DocID + ": " + msg
+				}
+				fmt.Fprintf(s.Stderr, "ragpipe %s (document failed)\n", msg)
 			} else {
 				sum.Documents++
 				sum.Chunks += n

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -28,7 +27,7 @@ import (
 var demoQueries = []string{
 	"how are consumer offsets committed after processing",
 	"what to do when the GPU embedding server is overloaded",
-	"keep broker disks from filling up with retention",
+	"how much disk space does retention use on the brokers",
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -68,7 +67,7 @@ is indexed, then runs three example searches. Data goes to a temporary folder un
 				corpus = args[0]
 			} else {
 				corpus = filepath.Join(data, "corpus")
-				if err := writeSample(corpus); err != nil {
+				if err := sample.WriteDir(corpus); err != nil {
 					return err
 				}
 			}
@@ -81,23 +80,6 @@ is indexed, then runs three example searches. Data goes to a temporary folder un
 	f.register(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
 	return cmd
-}
-
-func writeSample(dir string) error {
-	return fs.WalkDir(sample.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dir, filepath.FromSlash(p))
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := fs.ReadFile(sample.FS(), p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
 }
 
 func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em embed.Embedder, f ingestFlags) error {
