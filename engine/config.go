@@ -53,7 +53,16 @@ type Config struct {
 	Ordering Ordering
 	// MaxInFlightBatches bounds the batches being processed at once
 	// (default 8). This, not the partition count, bounds concurrency.
+	// Within [MinInFlightBatches, MaxInFlightBatches] the engine adapts the
+	// bound to the server: it grows while batch latency holds and shrinks
+	// when latency climbs or the server pushes back.
 	MaxInFlightBatches int
+	// MinInFlightBatches is the adaptive bound's floor (default 1). Set it
+	// to MaxInFlightBatches for a fixed concurrency.
+	MinInFlightBatches int
+	// BreakerThreshold is how many batches in a row may fail with server
+	// errors before the circuit breaker opens (default 5).
+	BreakerThreshold int
 	// BatchMaxRecords bounds the records of one batch (default 64).
 	BatchMaxRecords int
 	// BatchMaxBytes bounds the key+value bytes of one batch (default 4 MiB).
@@ -117,6 +126,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInFlightBatches == 0 {
 		c.MaxInFlightBatches = 8
+	}
+	if c.MinInFlightBatches == 0 {
+		c.MinInFlightBatches = 1
+	}
+	if c.BreakerThreshold == 0 {
+		c.BreakerThreshold = 5
 	}
 	if c.BatchMaxRecords == 0 {
 		c.BatchMaxRecords = 64
@@ -185,6 +200,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlightBatches < 1 {
 		errs = append(errs, fmt.Errorf("max in-flight batches must be at least 1, got %d", c.MaxInFlightBatches))
+	}
+	if c.MinInFlightBatches < 1 || c.MinInFlightBatches > c.MaxInFlightBatches {
+		errs = append(errs, fmt.Errorf("min in-flight batches must be in [1, %d], got %d", c.MaxInFlightBatches, c.MinInFlightBatches))
+	}
+	if c.BreakerThreshold < 1 {
+		errs = append(errs, fmt.Errorf("breaker threshold must be at least 1, got %d", c.BreakerThreshold))
 	}
 	if c.BatchMaxRecords < 1 {
 		errs = append(errs, fmt.Errorf("batch size must be at least 1, got %d", c.BatchMaxRecords))

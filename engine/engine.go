@@ -40,9 +40,10 @@ type Engine struct {
 	seq             uint64 // last intake sequence number
 	inflightBytes   int64
 	inflightRecords int
-	dispatched      int       // records handed to the handler or awaiting acks
-	pauseUntil      time.Time // server-error backoff: no dispatch before it
-	serverStreak    int
+	dispatched      int      // records handed to the handler or awaiting acks
+	br              breaker  // server errors: retry pause, then open circuit
+	lim             *limiter // adaptive bound on batches in flight
+	active          int      // batches handed to the handler and not settled
 	closing         bool
 	fatal           error
 	stopPoll        context.CancelFunc
@@ -113,6 +114,8 @@ func New(cfg Config, lineage func(*kgo.Record) []kgo.RecordHeader) (*Engine, err
 		parts:   make(map[tp]*partState),
 		changed: make(chan struct{}),
 		gather:  make(chan struct{}, 1),
+		br:      breaker{threshold: cfg.BreakerThreshold, base: cfg.RetryBackoff, limit: cfg.MaxServerBackoff},
+		lim:     newLimiter(cfg.MinInFlightBatches, cfg.MaxInFlightBatches),
 	}
 	return e, nil
 }
@@ -449,29 +452,50 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 			e.requeue(batch)
 			return nil, 0
 		}
-		if now.Before(e.pauseUntil) {
-			wake = e.pauseUntil.Sub(now)
-		} else {
-			batch, bytes = e.fillLocked(batch, bytes)
+		maxRecords := e.cfg.BatchMaxRecords
+		if len(batch) > 0 && (e.br.state != breakerClosed || now.Before(e.br.until)) {
+			// The server failed while this batch was filling: hold nothing.
+			e.mu.Unlock()
+			e.requeue(batch)
+			batch, bytes, deadline = nil, 0, time.Time{}
+			continue
+		}
+		switch {
+		case e.br.state == breakerHalfOpen:
+			// The probe is in flight: wait for its outcome.
+		case e.br.state == breakerOpen && now.Before(e.br.until):
+			wake = e.br.until.Sub(now)
+		case e.br.state == breakerOpen:
+			// Time to probe: one single-record batch.
+			if batch, bytes = e.fillLocked(batch, bytes, 1); len(batch) > 0 {
+				e.br.state = breakerHalfOpen
+				e.log.Info("circuit breaker half-open: probing the server with one record")
+				e.active++
+				e.mu.Unlock()
+				e.cfg.Observer.BreakerChanged(breakerHalfOpen.String())
+				return batch, bytes
+			}
+		case now.Before(e.br.until):
+			wake = e.br.until.Sub(now) // retry backoff after a server error
+		case len(batch) == 0 && e.active >= e.lim.current():
+			// At the adaptive concurrency limit: wait for a batch to settle.
+		default:
+			batch, bytes = e.fillLocked(batch, bytes, maxRecords)
+		}
+		full := len(batch) >= maxRecords || bytes >= e.cfg.BatchMaxBytes
+		if len(batch) > 0 && (full || e.cfg.BatchWait < 0 || (!deadline.IsZero() && !now.Before(deadline))) {
+			e.active++
+			e.mu.Unlock()
+			return batch, bytes
 		}
 		ch := e.changed
 		e.mu.Unlock()
 
-		if len(batch) >= e.cfg.BatchMaxRecords || bytes >= e.cfg.BatchMaxBytes {
-			return batch, bytes
-		}
 		if len(batch) > 0 {
-			if e.cfg.BatchWait < 0 {
-				return batch, bytes
-			}
 			if deadline.IsZero() {
 				deadline = now.Add(e.cfg.BatchWait)
 			}
-			left := deadline.Sub(now)
-			if left <= 0 {
-				return batch, bytes
-			}
-			if wake < 0 || left < wake {
+			if left := deadline.Sub(now); wake < 0 || left < wake {
 				wake = left
 			}
 		}
@@ -498,15 +522,15 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 
 // fillLocked moves ready records into batch: whole runs of a lane's head
 // records, lane after lane, until a limit is reached.
-func (e *Engine) fillLocked(batch []*entry, bytes int) ([]*entry, int) {
-	for e.ready.len() > 0 && len(batch) < e.cfg.BatchMaxRecords && bytes < e.cfg.BatchMaxBytes {
+func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) ([]*entry, int) {
+	for e.ready.len() > 0 && len(batch) < maxRecords && bytes < e.cfg.BatchMaxBytes {
 		ln := e.ready.pop()
 		ln.queued = false
 		if ln.busy || ln.fenced || len(ln.q) == 0 || ln.ps.revoking || ln.ps.dropped {
 			continue
 		}
 		took := 0
-		for len(ln.q) > took && len(batch) < e.cfg.BatchMaxRecords {
+		for len(ln.q) > took && len(batch) < maxRecords {
 			en := ln.q[took]
 			if len(batch) > 0 && bytes+int(en.size) > e.cfg.BatchMaxBytes {
 				break
@@ -617,28 +641,50 @@ func (e *Engine) process(ctx context.Context, batch []*entry, bytes int) {
 		}
 		i = j
 	}
+	took := time.Since(start)
+	var pause, resume bool
 	e.mu.Lock()
-	if serverErr != nil {
-		// Batches failing together in one outage count as one failure.
-		if !time.Now().Before(e.pauseUntil) {
-			e.serverStreak++
-		}
-		d := backoff(e.cfg.RetryBackoff, e.cfg.MaxServerBackoff, e.serverStreak)
-		if ra := fault.RetryAfterOf(serverErr); ra > d {
-			d = ra
-		}
-		if until := time.Now().Add(d); until.After(e.pauseUntil) {
-			e.pauseUntil = until
-		}
-		if !e.closing {
+	e.active--
+	was, limit := e.br.state, e.lim.current()
+	switch {
+	case serverErr != nil:
+		e.lim.overload()
+		state, d := e.br.failure(time.Now(), fault.RetryAfterOf(serverErr))
+		switch {
+		case e.closing:
+		case state == breakerOpen && was != breakerOpen:
+			pause = was == breakerClosed
+			e.log.Warn("circuit breaker open: server errors persist; pausing intake, no attempt counted",
+				"err", serverErr, "probe_in", d.Round(time.Millisecond), "consecutive_failures", e.br.consecutive)
+		case state == breakerClosed:
 			e.log.Warn("server error; retrying with backoff (no attempt counted)",
-				"err", serverErr, "retry_in", d.Round(time.Millisecond), "streak", e.serverStreak)
+				"err", serverErr, "retry_in", d.Round(time.Millisecond), "consecutive_failures", e.br.consecutive)
 		}
-	} else if succeeded {
-		e.serverStreak = 0
+	case succeeded || ctx.Err() == nil:
+		// The server answered (a record error is an answer too).
+		e.lim.observe(took, len(batch) >= max(1, e.cfg.BatchMaxRecords/2))
+		if e.br.success() {
+			resume = true
+			e.log.Info("circuit breaker closed: the server answers again; resuming intake")
+		}
 	}
+	if now := e.lim.current(); now != limit {
+		e.cfg.Observer.ConcurrencyLimit(now)
+	}
+	state := e.br.state
 	e.signalLocked()
 	e.mu.Unlock()
+	if state != was {
+		e.cfg.Observer.BreakerChanged(state.String())
+	}
+	// Pause fetching whole topics: independent of the per-partition pauses
+	// of the memory bound.
+	if pause {
+		e.cl.PauseFetchTopics(e.cfg.Topics...)
+	}
+	if resume {
+		e.cl.ResumeFetchTopics(e.cfg.Topics...)
+	}
 }
 
 // settle emits the results of one lane's segment in offset order. The first

@@ -21,6 +21,12 @@ type Observer interface {
 	Committed(took time.Duration, err error)
 	// PartitionPaused is called when fetching a partition pauses or resumes.
 	PartitionPaused(topic string, partition int32, paused bool)
+	// BreakerChanged is called when the circuit breaker changes state
+	// ("closed", "open", "half-open").
+	BreakerChanged(state string)
+	// ConcurrencyLimit is called when the adaptive bound on batches in
+	// flight changes.
+	ConcurrencyLimit(n int)
 }
 
 type nopObserver struct{}
@@ -31,3 +37,5 @@ func (nopObserver) RecordDeadLettered()                  {}
 func (nopObserver) RecordsDone(int)                      {}
 func (nopObserver) Committed(time.Duration, error)       {}
 func (nopObserver) PartitionPaused(string, int32, bool)  {}
+func (nopObserver) BreakerChanged(string)                {}
+func (nopObserver) ConcurrencyLimit(int)                 {}
