@@ -746,6 +746,15 @@ func (e *Engine) settle(ctx context.Context, seg []*entry, res []Result, serverE
 			})
 		}
 		e.emit(en, outs)
+		if i+1 < len(seg) {
+			// The rest of the segment was computed before the record was
+			// given up; hand it to the handler again, which may now skip
+			// the failed document's remaining records.
+			e.mu.Lock()
+			e.putBackLocked(seg[i+1:], 0)
+			e.mu.Unlock()
+			return ok
+		}
 	}
 	e.mu.Lock()
 	e.releaseLocked(seg[0].ln)

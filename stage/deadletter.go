@@ -38,8 +38,10 @@ func refOf(rec *kgo.Record) docRef {
 
 // DeadLetter returns the engine's dead-letter function for a stage: the
 // original record to documents.dlq with the ragpipe.dlq.* and Kafka
-// Connect headers, and a DocumentFailed to documents.failed.
-func DeadLetter() engine.DeadLetterFunc {
+// Connect headers, and a DocumentFailed to documents.failed. The failed
+// version is added to failures (when not nil), so that the stage skips the
+// rest of its chunks.
+func DeadLetter(failures *Failures) engine.DeadLetterFunc {
 	return func(rec *kgo.Record, f engine.Failure) []*kgo.Record {
 		msg := ""
 		if f.Err != nil {
@@ -52,6 +54,9 @@ func DeadLetter() engine.DeadLetterFunc {
 		ref := refOf(rec)
 		if ref.doc == "" {
 			return outs // not even the key names a document
+		}
+		if ref.known && failures != nil {
+			failures.Add(ref.tenant, ref.doc, ref.version)
 		}
 		if r := failed(ref, f.Stage, f.Class.String(), msg, f.Attempts, f.LastFailure); r != nil {
 			outs = append(outs, r)

@@ -19,6 +19,9 @@ import (
 // Embed turns ChunkParsed records into ChunkEmbedded records.
 type Embed struct {
 	Embedder embed.Embedder
+	// Failures, when set, makes the stage skip the chunks of versions that
+	// failed (share it with DeadLetter).
+	Failures *Failures
 }
 
 // Handle is the engine handler: one embedding request per batch.
@@ -32,6 +35,9 @@ func (s *Embed) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		if err != nil {
 			res[i].Err = err
 			continue
+		}
+		if s.Failures.Has(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()) {
+			continue // an earlier chunk of this version failed: skip the rest
 		}
 		msgs = append(msgs, m)
 		texts = append(texts, m.GetText())

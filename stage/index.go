@@ -15,7 +15,9 @@ import (
 )
 
 // Index writes ChunkEmbedded records into a vector store and announces
-// each complete document version on vectors.indexed.
+// each complete document version on vectors.indexed. It also consumes
+// documents.failed: a failed version's chunks are removed from the store
+// and later ones ignored, so a failed version is never half searchable.
 type Index struct {
 	Store store.Store
 }
@@ -26,7 +28,17 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	chunks := make([]store.Chunk, 0, len(batch))
 	msgs := make([]*ragpipev1.ChunkEmbedded, 0, len(batch))
 	pos := make([]int, 0, len(batch))
+	var failed []*ragpipev1.DocumentFailed
 	for i, r := range batch {
+		if r.Topic == event.TopicFailed {
+			f, err := event.DecodeDocumentFailed(r)
+			if err != nil {
+				res[i].Err = err
+			} else {
+				failed = append(failed, f)
+			}
+			continue
+		}
 		m, err := event.DecodeChunkEmbedded(r)
 		if err == nil {
 			if bad := badVector(m.GetVector()); bad != "" {
@@ -45,6 +57,11 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
 			Vector: m.GetVector(),
 		})
+	}
+	for _, f := range failed {
+		if err := s.Store.FailVersion(ctx, f.GetTenantId(), f.GetDocId(), f.GetDocVersion()); err != nil {
+			return nil, fault.Server(fmt.Errorf("store: removing failed version: %w", err), 0)
+		}
 	}
 	if len(chunks) == 0 {
 		return res, nil

@@ -22,6 +22,11 @@ const logName = "vectors.log"
 
 type docKey struct{ tenant, doc string }
 
+type verKey struct {
+	docKey
+	version int64
+}
+
 type stored struct {
 	Chunk
 	norm float32
@@ -41,8 +46,10 @@ type Embedded struct {
 
 	mu sync.RWMutex
 	// docs holds each document's versions, each a map of its chunks.
-	docs    map[docKey]map[int64]map[int32]*stored
-	live    int // chunks stored
+	docs map[docKey]map[int64]map[int32]*stored
+	live int // chunks stored
+	// failed holds the document versions that failed (tombstones).
+	failed  map[verKey]struct{}
 	f       *os.File
 	lock    *os.File
 	entries int // lines in the log
@@ -50,7 +57,7 @@ type Embedded struct {
 
 // OpenEmbedded opens (creating if needed) the store in dir.
 func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
-	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[docKey]map[int64]map[int32]*stored{}}
+	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[docKey]map[int64]map[int32]*stored{}, failed: map[verKey]struct{}{}}
 	path := filepath.Join(dir, logName)
 	if readOnly {
 		f, err := os.Open(path)
@@ -89,7 +96,7 @@ func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
 		return nil, err
 	}
 	s.f = f
-	if s.entries > 1024 && s.entries > 2*s.live {
+	if s.entries > 1024 && s.entries > 2*(s.live+len(s.failed)) {
 		if err := s.compact(); err != nil {
 			s.Close()
 			return nil, err
@@ -127,11 +134,17 @@ func (s *Embedded) load(r io.Reader) error {
 			s.apply(o.Chunk)
 		case "del":
 			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
+		case "fail":
+			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
+			s.failed[verKey{docKey{o.TenantID, o.DocID}, o.DocVersion}] = struct{}{}
 		}
 	}
 }
 
 func (s *Embedded) apply(c Chunk) {
+	if _, failed := s.failed[verKey{docKey{c.TenantID, c.DocID}, c.DocVersion}]; failed {
+		return
+	}
 	var n float64
 	for _, v := range c.Vector {
 		n += float64(v) * float64(v)
@@ -244,6 +257,22 @@ func (s *Embedded) DeleteVersion(_ context.Context, tenantID, docID string, vers
 	return nil
 }
 
+// FailVersion implements Store.
+func (s *Embedded) FailVersion(_ context.Context, tenantID, docID string, version int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vk := verKey{docKey{tenantID, docID}, version}
+	if _, done := s.failed[vk]; done {
+		return nil
+	}
+	if err := s.write([]op{{Op: "fail", Chunk: Chunk{TenantID: tenantID, DocID: docID, DocVersion: version}}}); err != nil {
+		return err
+	}
+	s.deleteVersion(tenantID, docID, version)
+	s.failed[vk] = struct{}{}
+	return nil
+}
+
 // CountVersion implements Store.
 func (s *Embedded) CountVersion(_ context.Context, tenantID, docID string, version int64) (int, error) {
 	s.mu.RLock()
@@ -309,6 +338,11 @@ func (s *Embedded) Search(ctx context.Context, tenantID string, query []float32,
 func (s *Embedded) compact() error {
 	tmp := filepath.Join(s.dir, logName+".tmp")
 	var buf bytes.Buffer
+	for vk := range s.failed {
+		if err := encodeOp(&buf, op{Op: "fail", Chunk: Chunk{TenantID: vk.tenant, DocID: vk.doc, DocVersion: vk.version}}); err != nil {
+			return err
+		}
+	}
 	for _, versions := range s.docs {
 		for _, chunks := range versions {
 			for _, c := range chunks {
@@ -335,7 +369,7 @@ func (s *Embedded) compact() error {
 	}
 	s.f.Close()
 	s.f = f
-	s.entries = s.live
+	s.entries = s.live + len(s.failed)
 	return nil
 }
 

@@ -30,9 +30,14 @@ type Hit struct {
 // Store is a vector store.
 type Store interface {
 	// Upsert stores chunks durably, replacing any with the same key.
+	// Chunks of a failed version (FailVersion) are ignored.
 	Upsert(ctx context.Context, chunks []Chunk) error
 	// DeleteVersion removes every chunk of one document version.
 	DeleteVersion(ctx context.Context, tenantID, docID string, version int64) error
+	// FailVersion removes every chunk of a document version that failed
+	// and remembers it, so that chunks of it arriving later are ignored: a
+	// failed version is never half searchable.
+	FailVersion(ctx context.Context, tenantID, docID string, version int64) error
 	// CountVersion returns how many chunks of a document version are stored.
 	CountVersion(ctx context.Context, tenantID, docID string, version int64) (int, error)
 	// Search returns the k chunks of the tenant's newest document versions

@@ -93,3 +93,27 @@ func TestCompactionOnOpen(t *testing.T) {
 		t.Fatalf("len %d", n)
 	}
 }
+
+// A failed version is removed and stays removed: late chunks of it are
+// ignored, also after a reopen, while other versions are untouched.
+func TestFailVersionTombstone(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, _ := OpenEmbedded(dir, false)
+	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 1, 0, 1, 0), chunk("t", "a", 2, 0, 1, 0)})
+	if err := s.FailVersion(ctx, "t", "a", 2); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 2, 1, 1, 0)}) // a late chunk of the failed version
+	if n, _ := s.CountVersion(ctx, "t", "a", 2); n != 0 {
+		t.Fatalf("failed version has %d chunks", n)
+	}
+	s.Close()
+	s, _ = OpenEmbedded(dir, false)
+	defer s.Close()
+	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 2, 0, 1, 0)})
+	hits, _ := s.Search(ctx, "t", []float32{1, 0}, 5)
+	if len(hits) != 1 || hits[0].DocVersion != 1 {
+		t.Fatalf("want only version 1 after failing version 2: %+v", hits)
+	}
+}

@@ -126,17 +126,18 @@ func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em e
 		return err
 	}
 	defer st.Close()
-	newEngine := func(name, group, in string, h engine.Handler) (*engine.Engine, error) {
+	failures := stage.NewFailures(0)
+	newEngine := func(name, group string, in []string, h engine.Handler) (*engine.Engine, error) {
 		return engine.New(engine.Config{
-			Stage: name, Group: group, Topics: []string{in}, Handler: h, DeadLetter: stage.DeadLetter(),
+			Stage: name, Group: group, Topics: in, Handler: h, DeadLetter: stage.DeadLetter(failures),
 			ClientOpts: opts, Logger: slog.Default(), DrainTimeout: 5 * time.Second,
 		}, event.Lineage)
 	}
-	embedEng, err := newEngine("embed", "ragpipe-embed", event.TopicParsed, (&stage.Embed{Embedder: em}).Handle)
+	embedEng, err := newEngine("embed", "ragpipe-embed", []string{event.TopicParsed}, (&stage.Embed{Embedder: em, Failures: failures}).Handle)
 	if err != nil {
 		return err
 	}
-	indexEng, err := newEngine("index", "ragpipe-index", event.TopicEmbedded, (&stage.Index{Store: st}).Handle)
+	indexEng, err := newEngine("index", "ragpipe-index", []string{event.TopicEmbedded, event.TopicFailed}, (&stage.Index{Store: st}).Handle)
 	if err != nil {
 		return err
 	}
@@ -145,14 +146,17 @@ func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em e
 	go func() { errc <- embedEng.Run(runCtx) }()
 	go func() { errc <- indexEng.Run(runCtx) }()
 
+	// The index stage also reads documents.failed: one record per file that
+	// failed to parse.
 	total := int64(sum.Chunks)
+	indexTotal := total + int64(sum.Failed)
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	var failed error
 	for failed == nil {
 		e, i := embedEng.Stats().Done, indexEng.Stats().Done
 		fmt.Fprintf(out, "embed    %d/%d chunks   index %d/%d chunks\n", min(e, total), total, min(i, total), total)
-		if i >= total {
+		if i >= indexTotal {
 			break
 		}
 		select {

@@ -50,8 +50,9 @@ func newEmbedCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s := &stage.Embed{Embedder: em}
-			return w.run(cmd.Context(), g, "embed", []string{event.TopicParsed}, s.Handle)
+			failures := stage.NewFailures(0)
+			s := &stage.Embed{Embedder: em, Failures: failures}
+			return w.run(cmd.Context(), g, "embed", []string{event.TopicParsed}, s.Handle, failures)
 		},
 	}
 	w.register(cmd, "ragpipe-embed", 64)

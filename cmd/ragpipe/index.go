@@ -15,7 +15,7 @@ func newIndexCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "index",
-		Short: "Index vectors: chunks.embedded → vector store + vectors.indexed (a consumer-group worker)",
+		Short: "Index vectors: chunks.embedded → vector store + vectors.indexed; documents.failed removes failed versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dsn == "" {
@@ -27,7 +27,7 @@ func newIndexCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			s := &stage.Index{Store: st}
-			return w.run(cmd.Context(), g, "index", []string{event.TopicEmbedded}, s.Handle)
+			return w.run(cmd.Context(), g, "index", []string{event.TopicEmbedded, event.TopicFailed}, s.Handle, nil)
 		},
 	}
 	w.register(cmd, "ragpipe-index", 256)

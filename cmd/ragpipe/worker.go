@@ -66,12 +66,12 @@ func (w *workerFlags) transactionalID() string {
 }
 
 // run checks the cluster, then runs the engine until ctx ends.
-func (w *workerFlags) run(ctx context.Context, g *globals, stageName string, topics []string, h engine.Handler) error {
+func (w *workerFlags) run(ctx context.Context, g *globals, stageName string, topics []string, h engine.Handler, failures *stage.Failures) error {
 	kc := g.kafka()
 	if err := broker.Check(ctx, kc, 10*time.Second); err != nil {
 		return err
 	}
-	e, err := w.engine(g, stageName, topics, h)
+	e, err := w.engine(g, stageName, topics, h, failures)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (w *workerFlags) run(ctx context.Context, g *globals, stageName string, top
 	return nil
 }
 
-func (w *workerFlags) engine(g *globals, stageName string, topics []string, h engine.Handler) (*engine.Engine, error) {
+func (w *workerFlags) engine(g *globals, stageName string, topics []string, h engine.Handler, failures *stage.Failures) (*engine.Engine, error) {
 	ord, err := engine.ParseOrdering(w.ordering)
 	if err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func (w *workerFlags) engine(g *globals, stageName string, topics []string, h en
 		return nil, err
 	}
 	return engine.New(engine.Config{
-		Stage: stageName, Group: w.group, Topics: topics, Handler: h, DeadLetter: stage.DeadLetter(),
+		Stage: stageName, Group: w.group, Topics: topics, Handler: h, DeadLetter: stage.DeadLetter(failures),
 		Ordering: ord, MaxInFlightBatches: w.concurrency, BatchMaxRecords: w.batchSize,
 		BatchWait: w.batchWait, BatchMaxBytes: w.batchBytes, MaxInFlightBytes: w.maxInFlight,
 		MaxAttempts: w.maxAttempts, DrainTimeout: w.drainTimeout, InstanceID: w.instanceID,
