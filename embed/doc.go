@@ -1,7 +1,7 @@
 // Package embed turns texts into vectors.
 //
 // An Embedder maps a batch of texts to one vector per text, in input order.
-// Two implementations are provided:
+// These implementations are provided:
 //
 //   - Hash: in-process feature hashing of lowercased word unigrams and
 //     bigrams. It needs no model and no server, never fails (other than on
@@ -12,9 +12,17 @@
 //   - OpenAI: a client for any server that speaks the OpenAI embeddings API
 //     (POST {BaseURL}/embeddings): OpenAI itself, vLLM, llama.cpp, Ollama,
 //     text-embeddings-inference, or this repository's gpusim simulator.
+//   - TEI: a client for text-embeddings-inference's native API (POST
+//     {BaseURL}/embed), which reads the server's limits and model name from
+//     GET {BaseURL}/info.
+//   - Pool: several endpoints serving one model, each call sent to the
+//     healthiest, least-loaded one, with a circuit breaker per endpoint and
+//     failover on server errors.
 //
-// Open builds either from a Spec ("hash" or an http(s) URL), reading the API
-// key from the environment once, at construction.
+// Open builds one from a Spec: "hash", an http(s) URL (OpenAI-compatible)
+// or "tei+" and an http(s) URL (TEI native), reading the API key from the
+// environment once, at construction. OpenAll builds a Pool from several
+// specs (a repeated --embedder flag).
 //
 // # Failure handling
 //
@@ -48,8 +56,31 @@
 //     fatal (stop and report the configuration error), because retrying
 //     would stall forever and dead-lettering would lose every record.
 //
+// TEI answers 413 both for a batch that is too big and for an input that is
+// too long; see TEI for how it is told apart.
+//
 // Error messages name the status and include the answer's body truncated to
 // 512 bytes; StatusError exposes both to errors.As.
+//
+// # Token limits
+//
+// With a token limit (Config.MaxInputTokens; for TEI by default the
+// server's max_input_length), a client estimates each input's tokens before
+// sending anything: words plus punctuation runs, which approximates a BPE
+// tokenizer's count from below. If an input is over the limit the call
+// sends nothing and fails with fault.RecordAt that input, wrapping
+// ErrInputTooLong, so the engine isolates the record without a round trip.
+// Inputs the estimate lets through but the server refuses are classified
+// as above.
+//
+// # Pools
+//
+// A Pool returns record and batch errors as is (another endpoint would
+// refuse the input too), retries server errors at once on the other
+// endpoints, and keeps failing endpoints out with a circuit breaker. When
+// every breaker is open it sends nothing and fails with a fault.Server
+// error wrapping ErrCircuitOpen, whose Retry-After is the time until the
+// first endpoint may be probed. See Pool.
 //
 // # Dimensions
 //
@@ -61,10 +92,12 @@
 //
 // # Batching
 //
-// OpenAI sends at most Config.MaxInputs inputs per request; larger Embed
-// calls are split into consecutive requests, sent one after the other, and
-// the results concatenated in input order. Indices in record errors always
-// refer to the caller's slice. Concurrency is the caller's business: an
-// OpenAI value is safe for concurrent use and keeps idle connections for
-// reuse.
+// OpenAI sends at most Config.MaxInputs inputs per request (TEI:
+// TEIConfig.MaxInputs, by default the server's max_client_batch_size);
+// larger Embed calls are split into consecutive requests, sent one after
+// the other, and the results concatenated in input order. Indices in record
+// errors always refer to the caller's slice. Concurrency is the caller's
+// business: the clients are safe for concurrent use and keep idle
+// connections for reuse; a Pool spreads concurrent calls over its
+// endpoints.
 package embed

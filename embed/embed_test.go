@@ -83,3 +83,64 @@ func TestOpenUsesProcessEnvironmentByDefault(t *testing.T) {
 		t.Fatalf("Authorization %q", auth)
 	}
 }
+
+func TestOpenTEI(t *testing.T) {
+	url := startTEI(t, &fakeTEI{info: teiInfoJSON})
+	e, err := Open(Spec{Embedder: "tei+" + url, Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := e.(*TEI)
+	if !ok || c.Model() != "BAAI/bge-small-en-v1.5" || c.URL() != url+"/embed" || c.MaxInputs() != 3 || c.MaxInputTokens() != 512 {
+		t.Fatalf("tei: %#v", e)
+	}
+	e, err = Open(Spec{Embedder: "TEI+" + url, Model: "bge", MaxInputs: 2, MaxInputTokens: 9, Dim: 4, Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := e.(*TEI); c.Model() != "bge" || c.MaxInputs() != 2 || c.MaxInputTokens() != 9 || c.Dimensions() != 4 {
+		t.Fatalf("tei: %#v", c)
+	}
+	e, err = Open(Spec{Embedder: "http://127.0.0.1:8081/v1", Model: "m", MaxInputTokens: 7})
+	if err != nil || e.(*OpenAI).cfg.MaxInputTokens != 7 {
+		t.Fatalf("openai: %v %v", e, err)
+	}
+	for _, bad := range []Spec{
+		{Embedder: "tei+"},
+		{Embedder: "tei+grpc://x"},
+		{Embedder: "tei+127.0.0.1:8080"},
+		{Embedder: "tei+http://x", MaxInputTokens: -1},
+		{Embedder: "http://x/v1", Model: "m", MaxInputTokens: -1},
+	} {
+		if _, err := Open(bad); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
+
+func TestOpenAll(t *testing.T) {
+	if _, err := OpenAll(nil); err == nil {
+		t.Fatal("no specs")
+	}
+	e, err := OpenAll([]Spec{{Embedder: "hash"}})
+	if _, ok := e.(*Hash); err != nil || !ok {
+		t.Fatalf("one hash: %T %v", e, err)
+	}
+	e, err = OpenAll([]Spec{{Embedder: "http://127.0.0.1:8081/v1", Model: "m", Logger: quietLogger}})
+	if p, ok := e.(*Pool); err != nil || !ok || len(p.Health()) != 1 || p.Model() != "m" {
+		t.Fatalf("one remote: %T %v", e, err)
+	}
+	e, err = OpenAll([]Spec{
+		{Embedder: "http://127.0.0.1:8081/v1", Model: "m"},
+		{Embedder: "http://127.0.0.1:8082/v1", Model: "m"},
+	})
+	if p, ok := e.(*Pool); err != nil || !ok || p.Health()[1].Name != "http://127.0.0.1:8082/v1/embeddings" {
+		t.Fatalf("two remotes: %T %v", e, err)
+	}
+	if _, err := OpenAll([]Spec{{Embedder: "hash"}, {Embedder: "hash", Dim: 64}}); err == nil {
+		t.Fatal("different models")
+	}
+	if _, err := OpenAll([]Spec{{Embedder: "hash"}, {Embedder: "bogus"}}); err == nil || !strings.Contains(err.Error(), "embedder 2 of 2 (bogus)") {
+		t.Fatalf("bad spec: %v", err)
+	}
+}

@@ -1,16 +1,12 @@
 package embed
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -48,6 +44,12 @@ type Config struct {
 	Timeout time.Duration
 	// MaxInputs is the most inputs sent in one request. Default 256.
 	MaxInputs int
+	// MaxInputTokens, if positive, is the most tokens an input may have,
+	// as estimated by the client (words plus punctuation runs, which
+	// approximates a BPE count from below). An Embed call with an input
+	// over it sends nothing and fails with fault.RecordAt that input,
+	// wrapping ErrInputTooLong. 0 means no limit: the server decides.
+	MaxInputTokens int
 	// Dimensions is the expected vector length; 0 means learn it from the
 	// first valid answer. It is not sent to the server.
 	Dimensions int
@@ -83,6 +85,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("embed: timeout %s is not positive", c.Timeout)
 	case c.MaxInputs <= 0:
 		return fmt.Errorf("embed: max inputs %d is not positive", c.MaxInputs)
+	case c.MaxInputTokens < 0:
+		return fmt.Errorf("embed: negative max input tokens %d", c.MaxInputTokens)
 	case c.Dimensions < 0:
 		return fmt.Errorf("embed: negative dimensions %d", c.Dimensions)
 	}
@@ -106,16 +110,10 @@ func NewOpenAI(cfg Config) (*OpenAI, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
-		client = &http.Client{Transport: tr}
-	}
 	c := &OpenAI{
 		cfg:      cfg,
 		endpoint: strings.TrimRight(cfg.BaseURL, "/") + "/embeddings",
-		client:   client,
+		client:   newHTTPClient(cfg.HTTPClient),
 		log:      cfg.Logger.With("embedder", "openai", "model", cfg.Model),
 	}
 	c.dim.Store(int64(cfg.Dimensions))
@@ -129,10 +127,17 @@ func (c *OpenAI) Model() string { return c.cfg.Model }
 // one learned from the first valid answer, or 0 before that.
 func (c *OpenAI) Dimensions() int { return int(c.dim.Load()) }
 
+// URL returns the address requests are sent to, BaseURL + "/embeddings".
+func (c *OpenAI) URL() string { return c.endpoint }
+
 // Embed sends inputs in requests of at most MaxInputs inputs, one after the
 // other, and returns the vectors in input order. Errors are classified with
-// package fault; indices refer to inputs.
+// package fault; indices refer to inputs. An input over MaxInputTokens
+// fails the call before anything is sent.
 func (c *OpenAI) Embed(ctx context.Context, inputs []string) ([][]float32, error) {
+	if err := checkTokenLimit(inputs, c.cfg.MaxInputTokens); err != nil {
+		return nil, err
+	}
 	out := make([][]float32, 0, len(inputs))
 	for base := 0; base < len(inputs); base += c.cfg.MaxInputs {
 		end := min(base+c.cfg.MaxInputs, len(inputs))
@@ -161,109 +166,21 @@ type embeddingResponse struct {
 // post sends one request; base is the position of inputs[0] in the
 // caller's slice, used in record errors.
 func (c *OpenAI) post(ctx context.Context, inputs []string, base int) ([][]float32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fault.Server(fmt.Errorf("embed: POST %s not sent: %w", c.endpoint, err), 0)
-	}
 	body, err := json.Marshal(embeddingRequest{Model: c.cfg.Model, Input: inputs})
 	if err != nil {
 		return nil, fault.Server(fmt.Errorf("embed: encoding request: %w", err), 0)
 	}
-	rctx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, ErrTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	data, err := request{
+		client: c.client, method: http.MethodPost, url: c.endpoint,
+		apiKey: c.cfg.APIKey, timeout: c.cfg.Timeout, body: body,
+		status: func(resp *http.Response, b []byte) error {
+			return statusError(c.endpoint, resp, b, len(inputs), base)
+		},
+	}.do(ctx)
 	if err != nil {
-		return nil, fault.Server(fmt.Errorf("embed: building request: %w", err), 0)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "ragpipe")
-	if c.cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, c.transportError(ctx, rctx, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		// A partial body is good enough for a message.
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return nil, c.statusError(resp, b, len(inputs), base)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
-	if err != nil {
-		return nil, c.transportError(ctx, rctx, err)
-	}
-	if len(data) > maxResponseBody {
-		return nil, fault.Server(fmt.Errorf("embed: POST %s: answer larger than %d bytes", c.endpoint, maxResponseBody), 0)
+		return nil, err
 	}
 	return c.decode(data, len(inputs), base)
-}
-
-// transportError classifies a failure to send the request or read the
-// answer. All are Server errors; only the caller's own cancellation wraps
-// the context's error.
-func (c *OpenAI) transportError(ctx, rctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		return fault.Server(fmt.Errorf("embed: POST %s abandoned: %w", c.endpoint, cerr), 0)
-	}
-	if errors.Is(context.Cause(rctx), ErrTimeout) {
-		return fault.Server(fmt.Errorf("embed: POST %s: no answer within %s: %w", c.endpoint, c.cfg.Timeout, ErrTimeout), 0)
-	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		// A timeout of a caller-supplied http.Client: not a cancellation.
-		return fault.Server(fmt.Errorf("embed: POST %s: %v: %w", c.endpoint, err, ErrTimeout), 0)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // its message repeats the method and URL
-	}
-	return fault.Server(fmt.Errorf("embed: POST %s: %w", c.endpoint, err), 0)
-}
-
-// StatusError is an answer with a non-2xx status. It is wrapped (inside a
-// fault error, or with ErrUnauthorized) by the errors Embed returns.
-type StatusError struct {
-	StatusCode int
-	// Body is the start of the answer's body, at most 512 bytes.
-	Body string
-}
-
-func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("HTTP %d %s", e.StatusCode, http.StatusText(e.StatusCode))
-	if e.Body != "" {
-		msg += ": " + e.Body
-	}
-	return msg
-}
-
-func (c *OpenAI) statusError(resp *http.Response, body []byte, n, base int) error {
-	se := &StatusError{StatusCode: resp.StatusCode, Body: truncate(body, maxBodyInError)}
-	err := fmt.Errorf("embed: POST %s: %w", c.endpoint, se)
-	switch code := resp.StatusCode; {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return fmt.Errorf("embed: POST %s: %w: %w", c.endpoint, ErrUnauthorized, se)
-	case code == http.StatusRequestEntityTooLarge:
-		return fault.Batch(err)
-	case code == http.StatusBadRequest || code == http.StatusUnprocessableEntity:
-		i := inputIndex(body, n)
-		if i < 0 && n == 1 {
-			i = 0
-		}
-		if i < 0 {
-			return fault.Record(err)
-		}
-		return fault.RecordAt(base+i, err)
-	case (code >= 500 || code == http.StatusFailedDependency) && isOOM(body):
-		return fault.Batch(err)
-	default:
-		ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if ra > 0 {
-			err = fmt.Errorf("%w (retry after %s)", err, ra.Round(time.Millisecond))
-		}
-		return fault.Server(err, ra)
-	}
 }
 
 // decode parses a 2xx answer for n inputs and checks every vector.
@@ -325,29 +242,8 @@ func (c *OpenAI) decode(data []byte, n, base int) ([][]float32, error) {
 		}
 	}
 
-	want := c.Dimensions()
-	learn := want == 0
-	if learn {
-		want = majorityLen(out)
-	} else if n >= 2 && sameLen(out) && len(out[0]) != want {
-		return nil, fault.Server(fmt.Errorf("embed: POST %s: every vector has dimension %d, want %d (has the server's model changed?)",
-			c.endpoint, len(out[0]), want), 0)
-	}
-	for i, v := range out {
-		if len(v) == 0 {
-			return nil, fault.RecordAt(base+i, fmt.Errorf("embed: POST %s: empty vector for input %d", c.endpoint, base+i))
-		}
-		if j := firstNonFinite(v); j >= 0 {
-			return nil, fault.RecordAt(base+i, fmt.Errorf("embed: POST %s: vector for input %d holds %v at position %d",
-				c.endpoint, base+i, v[j], j))
-		}
-		if len(v) != want {
-			return nil, fault.RecordAt(base+i, fmt.Errorf("embed: POST %s: vector for input %d has dimension %d, want %d",
-				c.endpoint, base+i, len(v), want))
-		}
-	}
-	if learn && c.dim.CompareAndSwap(0, int64(want)) {
-		c.log.Info("embedding dimension learned from the server", "dim", want, "server_model", r.Model)
+	if err := checkVectors(c.endpoint, out, base, &c.dim, c.log, r.Model); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -14,7 +14,7 @@ import (
 // token count is over its limit (Config.MaxInputTokens, TEIConfig's limit).
 var ErrInputTooLong = errors.New("embed: input too long")
 
-// EstimateTokens estimates how many tokens a BPE or WordPiece tokenizer (the
+// estimateTokens estimates how many tokens a BPE or WordPiece tokenizer (the
 // kind embedding models use) produces for s, not counting special tokens
 // such as [CLS] and [SEP].
 //
@@ -34,7 +34,7 @@ var ErrInputTooLong = errors.New("embed: input too long")
 // usual. By construction it never exceeds ingest.CountTokens (which charges
 // at least one token for each unit counted here), so a chunk that the
 // chunker sized to at most N tokens passes a limit of N.
-func EstimateTokens(s string) int {
+func estimateTokens(s string) int {
 	n := 0
 	inWord, inPunct := false, false
 	for i := 0; i < len(s); {
@@ -114,7 +114,7 @@ func checkTokenLimit(inputs []string, limit int) error {
 		if len(in) <= limit {
 			continue
 		}
-		if n := EstimateTokens(in); n > limit {
+		if n := estimateTokens(in); n > limit {
 			return fault.RecordAt(i, fmt.Errorf("%w: input %d has ~%d tokens, over the limit of %d", ErrInputTooLong, i, n, limit))
 		}
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,28 +14,35 @@ import (
 
 // embedderFlags choose the embedder (embed and search must agree).
 type embedderFlags struct {
-	embedder  string
+	embedders []string
 	model     string
 	dim       int
 	timeout   time.Duration
 	maxInputs int
+	maxTokens int
 }
 
 func (e *embedderFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&e.embedder, "embedder", envOr("RAGPIPE_EMBEDDER", "hash"), `"hash" (in-process, lexical) or the base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8081/v1 (env RAGPIPE_EMBEDDER; API key from RAGPIPE_EMBEDDER_API_KEY or OPENAI_API_KEY)`)
+	f.StringArrayVar(&e.embedders, "embedder", strings.Split(envOr("RAGPIPE_EMBEDDER", "hash"), ","), `"hash" (in-process, lexical), the base URL of an OpenAI-compatible server (http://127.0.0.1:8081/v1), or tei+http://HOST:PORT for TEI's native API; repeat for several endpoints (env RAGPIPE_EMBEDDER, comma-separated; API key from RAGPIPE_EMBEDDER_API_KEY or OPENAI_API_KEY)`)
 	f.StringVar(&e.model, "model", envOr("RAGPIPE_MODEL", ""), "model name sent to the server (env RAGPIPE_MODEL)")
 	f.IntVar(&e.dim, "dim", 0, "vector dimension (hash: default 384; server: 0 learns it)")
 	f.DurationVar(&e.timeout, "embedder-timeout", 60*time.Second, "timeout of one embedding request")
-	f.IntVar(&e.maxInputs, "max-inputs", 256, "max inputs per embedding request")
+	f.IntVar(&e.maxInputs, "max-inputs", 0, "max inputs per embedding request (0: 256, or TEI's /info limit)")
+	f.IntVar(&e.maxTokens, "max-input-tokens", 0, "inputs over this many tokens are rejected without a request (0: none, or TEI's /info limit)")
 }
 
 func (e *embedderFlags) open() (embed.Embedder, error) {
-	model := e.model
-	if e.embedder == "hash" {
-		model = ""
+	var specs []embed.Spec
+	for _, name := range e.embedders {
+		model := e.model
+		if name == "hash" {
+			model = ""
+		}
+		specs = append(specs, embed.Spec{Embedder: name, Model: model, Dim: e.dim, Timeout: e.timeout,
+			MaxInputs: e.maxInputs, MaxInputTokens: e.maxTokens, Logger: slog.Default()})
 	}
-	return embed.Open(embed.Spec{Embedder: e.embedder, Model: model, Dim: e.dim, Timeout: e.timeout, MaxInputs: e.maxInputs})
+	return embed.OpenAll(specs)
 }
 
 func newEmbedCmd(g *globals) *cobra.Command {

@@ -30,13 +30,17 @@ type workerFlags struct {
 	sessionTimeout time.Duration
 	exactlyOnce    bool
 	txnID          string
+	minConcurrency int
+	breaker        int
 }
 
 func (w *workerFlags) register(cmd *cobra.Command, defaultGroup string, defaultBatch int) {
 	f := cmd.Flags()
 	f.StringVar(&w.group, "group", defaultGroup, "consumer group; run more processes with the same group to scale out")
 	f.StringVar(&w.ordering, "ordering", "key", "processing order: key (per document, parallel across documents), partition, unordered")
-	f.IntVar(&w.concurrency, "concurrency", 8, "batches in flight at once (not bounded by the partition count)")
+	f.IntVar(&w.concurrency, "concurrency", 8, "most batches in flight at once (not bounded by the partition count); adapts between --min-concurrency and this")
+	f.IntVar(&w.minConcurrency, "min-concurrency", 1, "fewest batches in flight when the server pushes back (set equal to --concurrency to fix it)")
+	f.IntVar(&w.breaker, "breaker-threshold", 5, "batches failing in a row with server errors before the circuit breaker opens and intake pauses")
 	f.IntVar(&w.batchSize, "batch-size", defaultBatch, "max records per batch")
 	f.DurationVar(&w.batchWait, "batch-wait", 5*time.Millisecond, "max wait for a batch to fill")
 	f.IntVar(&w.batchBytes, "batch-bytes", 4<<20, "max bytes per batch")
@@ -98,5 +102,6 @@ func (w *workerFlags) engine(g *globals, stageName string, topics []string, h en
 		MaxAttempts: w.maxAttempts, DrainTimeout: w.drainTimeout, InstanceID: w.instanceID,
 		SessionTimeout: w.sessionTimeout, ClientOpts: opts, Logger: slog.Default(),
 		ExactlyOnce: w.exactlyOnce, TransactionalID: w.transactionalID(),
+		MinInFlightBatches: w.minConcurrency, BreakerThreshold: w.breaker,
 	}, event.Lineage)
 }

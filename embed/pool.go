@@ -1,0 +1,495 @@
+package embed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ragpipe/ragpipe/fault"
+)
+
+// Defaults of PoolConfig.
+const (
+	DefaultFailureThreshold = 3
+	DefaultMinBackoff       = time.Second
+	DefaultMaxBackoff       = 30 * time.Second
+)
+
+// ErrCircuitOpen is wrapped by the (fault.Server) error a Pool returns,
+// without sending anything, when no endpoint can take a call because every
+// breaker is open.
+var ErrCircuitOpen = errors.New("embed: circuit breaker open")
+
+// latencyWeight is the weight of a new sample in an endpoint's latency
+// EWMA.
+const latencyWeight = 0.2
+
+// PoolConfig configures a Pool.
+type PoolConfig struct {
+	// FailureThreshold is how many server errors in a row open an
+	// endpoint's breaker. Default 3.
+	FailureThreshold int
+	// An open breaker keeps its endpoint out for MinBackoff the first
+	// time, twice as long after each failed probe, at most MaxBackoff;
+	// each delay is shortened by up to a fifth at random (so that
+	// endpoints that failed together are not probed together) but never
+	// below the endpoint's Retry-After. Defaults 1s and 30s.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// Logger receives breaker state changes. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c PoolConfig) WithDefaults() PoolConfig {
+	if c.FailureThreshold == 0 {
+		c.FailureThreshold = DefaultFailureThreshold
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = DefaultMinBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = max(DefaultMaxBackoff, c.MinBackoff)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports whether c is usable. Call it on c.WithDefaults().
+func (c PoolConfig) Validate() error {
+	switch {
+	case c.FailureThreshold <= 0:
+		return fmt.Errorf("embed: failure threshold %d is not positive", c.FailureThreshold)
+	case c.MinBackoff <= 0:
+		return fmt.Errorf("embed: min backoff %s is not positive", c.MinBackoff)
+	case c.MaxBackoff < c.MinBackoff:
+		return fmt.Errorf("embed: max backoff %s is below min backoff %s", c.MaxBackoff, c.MinBackoff)
+	}
+	return nil
+}
+
+// BreakerState is the state of an endpoint's circuit breaker.
+type BreakerState int
+
+const (
+	// BreakerClosed: the endpoint takes calls.
+	BreakerClosed BreakerState = iota
+	// BreakerOpen: the endpoint failed; it takes no call until its backoff
+	// ends.
+	BreakerOpen
+	// BreakerHalfOpen: the backoff has ended; the next call (only one) is
+	// a probe whose outcome closes or reopens the breaker.
+	BreakerHalfOpen
+)
+
+// String returns "closed", "open" or "half-open".
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerOpen:
+		return "open"
+	case BreakerHalfOpen:
+		return "half-open"
+	default:
+		return "closed"
+	}
+}
+
+// MarshalText encodes s as its String, for JSON and logs.
+func (s BreakerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// EndpointHealth is a snapshot of one endpoint of a Pool.
+type EndpointHealth struct {
+	// Name is the endpoint's URL (for OpenAI and TEI clients) or model
+	// name, with "#2", "#3"… appended to repeated names.
+	Name  string
+	State BreakerState
+	// InFlight is the number of calls it is serving now.
+	InFlight int
+	// ConsecutiveFailures is the number of server errors in a row.
+	ConsecutiveFailures int
+	// Latency is the moving average of its successful calls' durations
+	// (0 before the first).
+	Latency time.Duration
+	// Requests counts the calls routed to it, Failures those that failed
+	// with a server error.
+	Requests int64
+	Failures int64
+	// RetryAt is when an open breaker lets a probe through; zero when
+	// closed.
+	RetryAt time.Time
+}
+
+// Pool spreads Embed calls over several endpoints that serve the same
+// model, with a circuit breaker per endpoint. It is an Embedder, safe for
+// concurrent use.
+//
+// Each call goes to one endpoint: one whose breaker lets a probe through
+// if there is one (see below), otherwise, among the endpoints whose breaker
+// is closed, the one with the fewest calls in flight, then the lowest
+// moving average of latency, then the next in turn.
+//
+// # Failure handling
+//
+// The endpoint's result is classified with package fault:
+//
+//   - Success, and record or batch errors (the server answered: the
+//     trouble is the input, which another endpoint would refuse too) are
+//     returned as is, and reset the endpoint's count of failures.
+//   - A server error counts a failure and the same inputs are sent at once
+//     to another endpoint whose breaker is closed (or due for a probe),
+//     each endpoint being tried at most once per call. When every
+//     candidate has failed, the call returns the only error unchanged if
+//     there was one attempt, or else a fault.Server error wrapping the
+//     last, whose Retry-After is the time until some endpoint may be used
+//     again (0 if one may be now).
+//   - Errors that say nothing of the endpoint's health are returned at
+//     once, without failover and without touching the breaker: the
+//     caller's cancellation, ErrUnauthorized (a configuration error the
+//     caller must treat as fatal) and ErrInputTooLong (nothing was sent).
+//
+// After PoolConfig.FailureThreshold server errors in a row an endpoint's
+// breaker opens (logged at warn): it takes no call for a backoff that
+// starts at MinBackoff and doubles up to MaxBackoff, with jitter, and is
+// never shorter than the Retry-After of the error that opened it. Then the
+// breaker is half-open: the next call is sent there first, as the single
+// probe; its success closes the breaker (logged at info), a server error
+// reopens it for a longer backoff, and the call itself fails over as
+// above. Results of calls sent before a state change do not change the
+// state. When every breaker is open, Embed sends nothing and returns a
+// fault.Server error wrapping ErrCircuitOpen whose Retry-After is the time
+// until the first probe is due.
+//
+// A Pool of one endpoint behaves like that endpoint plus the breaker.
+type Pool struct {
+	cfg   PoolConfig
+	log   *slog.Logger
+	model string
+	now   func() time.Time
+
+	mu  sync.Mutex
+	eps []*endpoint
+	rr  int // where the round-robin tie-break starts next
+}
+
+// endpoint is the state of one endpoint, guarded by Pool.mu.
+type endpoint struct {
+	e    Embedder
+	name string
+
+	state       BreakerState
+	gen         uint64 // changes with each state change
+	probing     bool   // half-open and the probe is in flight
+	consecutive int    // server errors in a row
+	opens       int    // opens since the last close, for the backoff
+	until       time.Time
+
+	inFlight           int
+	latency            time.Duration // EWMA
+	requests, failures int64
+}
+
+// NewPool returns a Pool over endpoints, in order of preference for ties.
+// All endpoints must report the same Model, which the Pool reports.
+func NewPool(endpoints []Embedder, cfg PoolConfig) (*Pool, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(endpoints) == 0 {
+		return nil, errors.New("embed: a pool needs at least one endpoint")
+	}
+	p := &Pool{cfg: cfg, log: cfg.Logger.With("component", "embed-pool"), now: time.Now}
+	seen := make(map[string]int, len(endpoints))
+	for i, e := range endpoints {
+		if e == nil {
+			return nil, fmt.Errorf("embed: pool endpoint %d is nil", i)
+		}
+		name := endpointName(e)
+		if seen[name]++; seen[name] > 1 {
+			name = fmt.Sprintf("%s#%d", name, seen[name])
+		}
+		if i == 0 {
+			p.model = e.Model()
+		} else if m := e.Model(); m != p.model {
+			return nil, fmt.Errorf("embed: pool endpoints serve different models: %s serves %q, %s serves %q (give the same model name to all)",
+				p.eps[0].name, p.model, name, m)
+		}
+		p.eps = append(p.eps, &endpoint{e: e, name: name})
+	}
+	return p, nil
+}
+
+func endpointName(e Embedder) string {
+	if u, ok := e.(interface{ URL() string }); ok {
+		return u.URL()
+	}
+	return e.Model()
+}
+
+// Model returns the model all endpoints serve.
+func (p *Pool) Model() string { return p.model }
+
+// outcome is what a call's result says about the endpoint.
+type outcome int
+
+const (
+	outcomeSuccess outcome = iota // the server answered
+	outcomeFailure                // a server error: counts toward the breaker
+	outcomeNeutral                // says nothing about the server
+)
+
+func classify(ctx context.Context, err error) outcome {
+	switch {
+	case err == nil:
+		return outcomeSuccess
+	case ctx.Err() != nil && fault.IsCanceled(err),
+		errors.Is(err, ErrUnauthorized),
+		errors.Is(err, ErrInputTooLong):
+		return outcomeNeutral
+	case fault.ClassOf(err) == fault.ClassServer:
+		return outcomeFailure
+	default:
+		return outcomeSuccess
+	}
+}
+
+// Embed sends inputs to the best endpoint, failing over to the others on
+// server errors; see Pool.
+func (p *Pool) Embed(ctx context.Context, inputs []string) ([][]float32, error) {
+	if len(inputs) == 0 {
+		return [][]float32{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fault.Server(fmt.Errorf("embed: pool: not sent: %w", err), 0)
+	}
+	tried := make([]bool, len(p.eps))
+	hints := make([]time.Duration, len(p.eps)) // Retry-After by endpoint
+	var (
+		lastErr  error
+		lastName string
+		attempts int
+	)
+	for {
+		i, gen, wait, ok := p.acquire(tried)
+		if !ok {
+			if attempts == 0 {
+				why := "a probe is in flight"
+				if wait > 0 {
+					why = "the first probe is due in " + wait.Round(time.Millisecond).String()
+				}
+				return nil, fault.Server(fmt.Errorf("%w: none of the %d endpoints takes calls (%s)",
+					ErrCircuitOpen, len(p.eps), why), wait)
+			}
+			break
+		}
+		tried[i] = true
+		ep := p.eps[i]
+		start := time.Now()
+		vecs, err := ep.e.Embed(ctx, inputs)
+		o := classify(ctx, err)
+		p.release(i, gen, time.Since(start), o, err)
+		if o != outcomeFailure {
+			return vecs, err
+		}
+		attempts++
+		lastErr, lastName = err, ep.name
+		hints[i] = fault.RetryAfterOf(err)
+	}
+	if attempts == 1 {
+		return nil, lastErr
+	}
+	ra := p.retryAfter(tried, hints)
+	return nil, fault.Server(fmt.Errorf("embed: pool: all %d endpoints tried failed; the last, %s: %w", attempts, lastName, lastErr), ra)
+}
+
+// acquire picks the endpoint for the next attempt, skipping those already
+// tried, and counts the call in flight. It returns the endpoint's index and
+// generation, or ok false and the time until an open breaker lets a probe
+// through (0 if none will).
+func (p *Pool) acquire(tried []bool) (i int, gen uint64, wait time.Duration, ok bool) {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	best := -1
+	// A breaker due for a probe goes first, the longest due first.
+	for j, ep := range p.eps {
+		if tried[j] {
+			continue
+		}
+		if ep.state == BreakerOpen && !now.Before(ep.until) {
+			ep.state, ep.probing = BreakerHalfOpen, false
+			ep.gen++
+			p.log.Debug("embedding endpoint's backoff is over; next call probes it", "endpoint", ep.name)
+		}
+		if ep.state == BreakerHalfOpen && !ep.probing && (best < 0 || ep.until.Before(p.eps[best].until)) {
+			best = j
+		}
+	}
+	if best >= 0 {
+		p.eps[best].probing = true
+	} else {
+		n := len(p.eps)
+		start := p.rr % n
+		p.rr = (p.rr + 1) % n
+		for k := range n {
+			j := (start + k) % n
+			ep := p.eps[j]
+			if tried[j] || ep.state != BreakerClosed {
+				continue
+			}
+			if best < 0 {
+				best = j
+				continue
+			}
+			b := p.eps[best]
+			if ep.inFlight < b.inFlight || (ep.inFlight == b.inFlight && ep.latency < b.latency) {
+				best = j
+			}
+		}
+	}
+	if best < 0 {
+		for j, ep := range p.eps {
+			if !tried[j] && ep.state == BreakerOpen {
+				if d := ep.until.Sub(now); wait == 0 || d < wait {
+					wait = d
+				}
+			}
+		}
+		return 0, 0, max(wait, 0), false
+	}
+	ep := p.eps[best]
+	ep.inFlight++
+	ep.requests++
+	return best, ep.gen, 0, true
+}
+
+// release records the outcome of a call to endpoint i acquired at
+// generation gen, and moves its breaker.
+func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err error) {
+	var logf func()
+	p.mu.Lock()
+	ep := p.eps[i]
+	ep.inFlight--
+	current := gen == ep.gen
+	switch o {
+	case outcomeSuccess:
+		if err == nil { // vectors, not a refusal of the input
+			if ep.latency == 0 {
+				ep.latency = took
+			} else {
+				ep.latency += time.Duration(latencyWeight * float64(took-ep.latency))
+			}
+		}
+		if !current {
+			break
+		}
+		ep.consecutive = 0
+		if ep.state == BreakerHalfOpen {
+			ep.state, ep.probing, ep.opens = BreakerClosed, false, 0
+			ep.gen++
+			name := ep.name
+			logf = func() { p.log.Info("embedding endpoint recovered; breaker closed", "endpoint", name) }
+		}
+	case outcomeFailure:
+		ep.failures++
+		if !current {
+			break
+		}
+		ep.consecutive++
+		if ep.state == BreakerHalfOpen || ep.consecutive >= p.cfg.FailureThreshold {
+			logf = p.openLocked(ep, fault.RetryAfterOf(err), err)
+		}
+	case outcomeNeutral:
+		if current && ep.state == BreakerHalfOpen {
+			ep.probing = false // let another call probe
+		}
+	}
+	p.mu.Unlock()
+	if logf != nil {
+		logf()
+	}
+}
+
+// openLocked opens ep's breaker and returns the log call to make once
+// p.mu is released.
+func (p *Pool) openLocked(ep *endpoint, retryAfter time.Duration, err error) func() {
+	probeFailed := ep.state == BreakerHalfOpen
+	ep.opens++
+	d := p.cfg.MinBackoff
+	for k := 1; k < ep.opens && d < p.cfg.MaxBackoff; k++ {
+		d *= 2
+	}
+	d = min(d, p.cfg.MaxBackoff)
+	d -= time.Duration(rand.Int64N(int64(d)/5 + 1))
+	d = max(d, retryAfter)
+	ep.state, ep.probing = BreakerOpen, false
+	ep.until = p.now().Add(d)
+	ep.gen++
+	name, failures := ep.name, ep.consecutive
+	return func() {
+		msg := "embedding endpoint failing; breaker open"
+		if probeFailed {
+			msg = "embedding endpoint still failing; breaker open again"
+		}
+		p.log.Warn(msg, "endpoint", name, "consecutive_failures", failures, "retry_in", d.Round(time.Millisecond), "err", err)
+	}
+}
+
+// retryAfter returns how long until some endpoint may be used again after
+// a call that failed everywhere: 0 if one may be now. hints holds the
+// Retry-After of the endpoints that failed in the call.
+func (p *Pool) retryAfter(tried []bool, hints []time.Duration) time.Duration {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	best := time.Duration(-1)
+	for j, ep := range p.eps {
+		var d time.Duration
+		switch {
+		case ep.state == BreakerOpen:
+			d = max(ep.until.Sub(now), hints[j], 0)
+		case ep.state == BreakerHalfOpen && ep.probing:
+			d = 0 // the probe will tell soon
+		case tried[j]:
+			d = hints[j]
+		}
+		if best < 0 || d < best {
+			best = d
+		}
+	}
+	return max(best, 0)
+}
+
+// Health returns a snapshot of every endpoint, in the order given to
+// NewPool.
+func (p *Pool) Health() []EndpointHealth {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]EndpointHealth, len(p.eps))
+	for i, ep := range p.eps {
+		h := EndpointHealth{
+			Name:                ep.name,
+			State:               ep.state,
+			InFlight:            ep.inFlight,
+			ConsecutiveFailures: ep.consecutive,
+			Latency:             ep.latency,
+			Requests:            ep.requests,
+			Failures:            ep.failures,
+		}
+		if ep.state != BreakerClosed {
+			h.RetryAt = ep.until
+		}
+		if ep.state == BreakerOpen && !now.Before(ep.until) {
+			h.State = BreakerHalfOpen
+		}
+		out[i] = h
+	}
+	return out
+}
