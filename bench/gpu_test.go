@@ -102,7 +102,9 @@ func (c *cluster) produce(b *testing.B, topic string, docs, chunks, size int) {
 	}
 }
 
-// runUntil runs an engine until done reaches n, returning the elapsed time.
+// runUntil runs an engine until n records are done (outputs acknowledged
+// or dead-lettered), returning the elapsed time. done is the handler's own
+// count, which may include records processed twice.
 func runUntil(b *testing.B, cfg engine.Config, done *atomic.Int64, n int64) (time.Duration, *engine.Engine) {
 	b.Helper()
 	cfg.Logger = quiet()
@@ -114,7 +116,7 @@ func runUntil(b *testing.B, cfg engine.Config, done *atomic.Int64, n int64) (tim
 	errc := make(chan error, 1)
 	start := time.Now()
 	go func() { errc <- e.Run(ctx) }()
-	for done.Load() < n {
+	for e.Stats().Done < n {
 		select {
 		case err := <-errc:
 			b.Fatalf("engine stopped: %v", err)

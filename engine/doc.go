@@ -35,7 +35,14 @@
 //     split until the culprit stands alone. A server error counts nothing: the
 //     records go back to their lanes and dispatch pauses with exponential
 //     backoff and jitter (honouring Retry-After), so an outage never sends a
-//     record to the dead-letter queue.
+//     record to the dead-letter queue. When server errors persist the circuit
+//     breaker opens: fetching pauses on every topic, and single-record probes
+//     are sent on a backoff until one succeeds. The number of batches in
+//     flight adapts between MinInFlightBatches and MaxInFlightBatches (AIMD on
+//     batch latency and push-back).
+//  5. Oldest first. Ready lanes are dispatched by the intake order of their
+//     head record, so each partition's done records stay close to its
+//     watermark and a crash redoes little more than the records in flight.
 //
 // # Rebalances and shutdown
 //
@@ -56,6 +63,8 @@
 //	handler.go   Handler, Result, dead-letter hook, batch bisection
 //	engine.go    intake, lanes, dispatch, emission, completion, rebalances
 //	ledger.go    per-partition offset ledger and commit watermark
-//	queue.go     FIFO of ready lanes
+//	queue.go     ready lanes, oldest head record first
+//	breaker.go   circuit breaker and adaptive concurrency limit
+//	txn.go       exactly-once mode (one transaction per poll)
 //	observer.go  hooks for metrics
 package engine
