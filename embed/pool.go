@@ -12,11 +12,13 @@ import (
 	"github.com/ragpipe/ragpipe/fault"
 )
 
-// Defaults of PoolConfig.
+// Defaults of PoolConfig. The backoff stays short: an endpoint that comes
+// back is probed within DefaultMaxBackoff, which bounds how long work takes
+// to resume after an outage (a probe is one small request).
 const (
 	DefaultFailureThreshold = 3
-	DefaultMinBackoff       = time.Second
-	DefaultMaxBackoff       = 30 * time.Second
+	DefaultMinBackoff       = 250 * time.Millisecond
+	DefaultMaxBackoff       = 3 * time.Second
 )
 
 // ErrCircuitOpen is wrapped by the (fault.Server) error a Pool returns,

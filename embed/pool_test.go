@@ -403,7 +403,7 @@ func TestPoolAllOpen(t *testing.T) {
 	fakes := newFakes("a", "b")
 	fakes[0].setErr(serverErr(0))
 	fakes[1].setErr(serverErr(5 * time.Second))
-	p, clk := newTestPool(t, fakes, PoolConfig{FailureThreshold: 1})
+	p, clk := newTestPool(t, fakes, PoolConfig{FailureThreshold: 1, MinBackoff: time.Second, MaxBackoff: 30 * time.Second})
 	_, err := p.Embed(t.Context(), inputs(1))
 	wantClass(t, err, fault.ClassServer, -1)
 	// a is open for ≤ 1s, b for 5s: the pool may be tried again in ≤ 1s.

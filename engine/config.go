@@ -82,8 +82,9 @@ type Config struct {
 	// doubles per attempt up to MaxRetryBackoff (default 30s), with jitter.
 	RetryBackoff    time.Duration
 	MaxRetryBackoff time.Duration
-	// MaxServerBackoff caps the pause after server errors (default 5s), so
-	// that work resumes soon after a server comes back.
+	// MaxServerBackoff caps the pause after server errors and the time
+	// between probes of an open breaker (default 3s), so that work resumes
+	// within seconds of a server coming back.
 	MaxServerBackoff time.Duration
 	// DrainTimeout bounds how long shutdown and revocation wait for
 	// in-flight work (default 10s).
@@ -155,7 +156,7 @@ func (c *Config) setDefaults() {
 		c.MaxRetryBackoff = 30 * time.Second
 	}
 	if c.MaxServerBackoff == 0 {
-		c.MaxServerBackoff = 5 * time.Second
+		c.MaxServerBackoff = 3 * time.Second
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 10 * time.Second
