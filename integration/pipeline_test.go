@@ -88,6 +88,21 @@ type chunkID struct {
 func TestPipelineAsProcessesOnKafka(t *testing.T) {
 	brokers := kafkaBrokers(t)
 	resetTopics(t, brokers)
+	testPipeline(t, brokers)
+}
+
+// The same with `ragpipe broker`, the embedded broker, as its own process:
+// the local-development path that needs no Java.
+func TestPipelineAsProcessesOnEmbeddedBroker(t *testing.T) {
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	b := start(t, "broker", "broker", "--port", strconv.Itoa(port), "--data", t.TempDir())
+	waitFor(t, 10*time.Second, "the broker", func() bool { return strings.Contains(b.stdout.String(), "listening") })
+	testPipeline(t, addr)
+	b.stop(10 * time.Second)
+}
+
+func testPipeline(t *testing.T, brokers string) {
 	data := t.TempDir()
 	corpus := filepath.Join(t.TempDir(), "corpus")
 	writeCorpus(t, corpus)
