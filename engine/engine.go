@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,23 @@ type Engine struct {
 
 	gather chan struct{} // one worker at a time gathers a batch
 	done   atomic.Int64  // records done, for progress reporting
+
+	// fetchMu serialises pause/resume calls to the client, each applying
+	// the state current under mu, so that two changes racing to the client
+	// cannot leave it in a stale state.
+	fetchMu      sync.Mutex
+	topicsPaused bool // whole topics paused by the breaker, as last applied
+	// zombies are dropped partitions whose batches still run; a new
+	// assignment of the partition waits for them, so a key never runs twice
+	// at once.
+	zombies map[tp]*partState
+	// shutdown is closed when Run's context ends: waits inside rebalance
+	// callbacks stop early.
+	shutdown chan struct{}
+	// produceCtx is canceled at the shutdown deadline, so that a produce
+	// blocked on a full buffer returns.
+	produceCtx    context.Context
+	cancelProduce context.CancelFunc
 }
 
 type tp struct {
@@ -108,15 +126,18 @@ func New(cfg Config, lineage func(*kgo.Record) []kgo.RecordHeader) (*Engine, err
 		return nil, err
 	}
 	e := &Engine{
-		cfg:     cfg,
-		log:     cfg.Logger.With("stage", cfg.Stage),
-		lineage: lineage,
-		parts:   make(map[tp]*partState),
-		changed: make(chan struct{}),
-		gather:  make(chan struct{}, 1),
-		br:      breaker{threshold: cfg.BreakerThreshold, base: cfg.RetryBackoff, limit: cfg.MaxServerBackoff},
-		lim:     newLimiter(cfg.MinInFlightBatches, cfg.MaxInFlightBatches),
+		cfg:      cfg,
+		log:      cfg.Logger.With("stage", cfg.Stage),
+		lineage:  lineage,
+		parts:    make(map[tp]*partState),
+		changed:  make(chan struct{}),
+		gather:   make(chan struct{}, 1),
+		br:       breaker{threshold: cfg.BreakerThreshold, base: cfg.RetryBackoff, limit: cfg.MaxServerBackoff},
+		lim:      newLimiter(cfg.MinInFlightBatches, cfg.MaxInFlightBatches),
+		zombies:  make(map[tp]*partState),
+		shutdown: make(chan struct{}),
 	}
+	e.produceCtx, e.cancelProduce = context.WithCancel(context.Background())
 	return e, nil
 }
 
@@ -179,6 +200,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.stopPoll = stopPoll
 	e.mu.Unlock()
 
+	go func() {
+		<-pollCtx.Done()
+		close(e.shutdown)
+	}()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
 	for range e.cfg.MaxInFlightBatches {
@@ -203,12 +228,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.closing = true
 	e.signalLocked()
 	e.mu.Unlock()
-	e.waitDispatched(deadline)
+	e.waitDispatched(deadline, false)
 	flushCtx, cancelFlush := context.WithDeadline(context.Background(), deadline)
 	if err := cl.Flush(flushCtx); err != nil {
 		e.log.Warn("shutdown: outputs not all acknowledged before the deadline", "err", err)
 	}
 	cancelFlush()
+	e.cancelProduce()
 	stopWork()
 	workers.Wait()
 
@@ -326,7 +352,7 @@ func (e *Engine) poll(ctx context.Context) {
 
 func (e *Engine) intake(fetches kgo.Fetches) {
 	now := time.Now()
-	toPause := map[string][]int32{}
+	var toPause []*partState
 	e.mu.Lock()
 	share := e.shareLocked()
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -357,19 +383,59 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 		e.readyLocked(ln)
 		if !ps.paused && ps.bytes > share {
 			ps.paused = true
-			toPause[r.Topic] = append(toPause[r.Topic], r.Partition)
+			toPause = append(toPause, ps)
 		}
 	})
 	e.signalLocked()
 	e.mu.Unlock()
 	if len(toPause) > 0 {
-		e.cl.PauseFetchPartitions(toPause)
-		for t, ps := range toPause {
-			for _, p := range ps {
-				e.cfg.Observer.PartitionPaused(t, p, true)
-			}
+		e.syncPartitions(toPause...)
+		for _, ps := range toPause {
+			e.cfg.Observer.PartitionPaused(ps.tp.topic, ps.tp.partition, true)
 		}
 	}
+}
+
+// syncPartitions applies the current pause state of parts to the client:
+// paused for the memory bound, resumed otherwise (also once dropped).
+func (e *Engine) syncPartitions(parts ...*partState) {
+	e.fetchMu.Lock()
+	defer e.fetchMu.Unlock()
+	pause, resume := map[string][]int32{}, map[string][]int32{}
+	e.mu.Lock()
+	for _, ps := range parts {
+		if ps.paused && !ps.dropped {
+			pause[ps.tp.topic] = append(pause[ps.tp.topic], ps.tp.partition)
+		} else {
+			resume[ps.tp.topic] = append(resume[ps.tp.topic], ps.tp.partition)
+		}
+	}
+	e.mu.Unlock()
+	if len(pause) > 0 {
+		e.cl.PauseFetchPartitions(pause)
+	}
+	if len(resume) > 0 {
+		e.cl.ResumeFetchPartitions(resume)
+	}
+}
+
+// syncTopics applies the breaker's current state to the client: every
+// input topic paused while it is open or probing, resumed when closed.
+func (e *Engine) syncTopics() {
+	e.fetchMu.Lock()
+	defer e.fetchMu.Unlock()
+	e.mu.Lock()
+	want := e.br.state != breakerClosed
+	e.mu.Unlock()
+	if want == e.topicsPaused {
+		return
+	}
+	if want {
+		e.cl.PauseFetchTopics(e.cfg.Topics...)
+	} else {
+		e.cl.ResumeFetchTopics(e.cfg.Topics...)
+	}
+	e.topicsPaused = want
 }
 
 // recordOverhead approximates the memory a record costs beyond its key and
@@ -475,6 +541,16 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 				e.cfg.Observer.BreakerChanged(breakerHalfOpen.String())
 				return batch, bytes
 			}
+			if e.dispatched == 0 {
+				// Nothing left to probe with (its partitions moved to
+				// another member): close, so that fetching resumes.
+				e.br.success()
+				e.log.Info("circuit breaker closed: nothing left to probe with; resuming intake")
+				e.mu.Unlock()
+				e.cfg.Observer.BreakerChanged(breakerClosed.String())
+				e.syncTopics()
+				continue
+			}
 		case now.Before(e.br.until):
 			wake = e.br.until.Sub(now) // retry backoff after a server error
 		case len(batch) == 0 && e.active >= e.lim.current():
@@ -541,7 +617,7 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) ([]*entry, in
 		}
 		if took == 0 {
 			ln.queued = true
-			e.ready.pushFront(ln)
+			e.ready.push(ln)
 			break
 		}
 		ln.q = ln.q[took:]
@@ -679,11 +755,8 @@ func (e *Engine) process(ctx context.Context, batch []*entry, bytes int) {
 	}
 	// Pause fetching whole topics: independent of the per-partition pauses
 	// of the memory bound.
-	if pause {
-		e.cl.PauseFetchTopics(e.cfg.Topics...)
-	}
-	if resume {
-		e.cl.ResumeFetchTopics(e.cfg.Topics...)
+	if pause || resume {
+		e.syncTopics()
 	}
 }
 
@@ -776,17 +849,39 @@ func (e *Engine) emit(en *entry, outs []*kgo.Record) {
 		if e.lineage != nil {
 			out.Headers = append(out.Headers, e.lineage(en.rec)...)
 		}
-		e.cl.Produce(context.Background(), out, func(r *kgo.Record, err error) {
+		e.cl.Produce(e.produceCtx, out, func(r *kgo.Record, err error) {
 			if err != nil {
-				e.fail(fmt.Errorf("engine: producing to %s for %s/%d@%d: %w",
+				e.abandon(en, fmt.Errorf("engine: producing to %s for %s/%d@%d: %w",
 					r.Topic, en.rec.Topic, en.rec.Partition, en.rec.Offset, err))
 				return
 			}
-			if en.pending.Add(-1) == 0 {
+			if en.pending.Add(-1) == 0 { // (an abandoned entry went negative)
 				e.complete(en)
 			}
 		})
 	}
+}
+
+// abandon gives up on en after its output could not be produced: the
+// record stays not done (its offset is never committed, so it is read
+// again after a restart) and the engine stops, unless it was already
+// shutting down (the output was cut off by the deadline, or an aborted
+// transaction).
+func (e *Engine) abandon(en *entry, err error) {
+	if en.pending.Swap(-1) < 0 {
+		return // already abandoned for another output
+	}
+	e.mu.Lock()
+	en.ps.dispatched--
+	e.dispatched--
+	closing := e.closing
+	e.signalLocked()
+	e.mu.Unlock()
+	if closing {
+		e.log.Debug("output not produced during shutdown; the record will be read again", "err", err)
+		return
+	}
+	e.fail(err)
 }
 
 // complete marks en done and advances its partition's watermark.
@@ -822,13 +917,18 @@ func (e *Engine) complete(en *entry) {
 		e.cl.MarkCommitOffsets(mark)
 	}
 	if resume {
-		e.cl.ResumeFetchPartitions(map[string][]int32{ps.tp.topic: {ps.tp.partition}})
+		e.syncPartitions(ps)
 		e.cfg.Observer.PartitionPaused(ps.tp.topic, ps.tp.partition, false)
 	}
 }
 
-// waitDispatched waits until no record is dispatched, or the deadline.
-func (e *Engine) waitDispatched(deadline time.Time, parts ...*partState) bool {
+// waitDispatched waits until no record (of parts, when given) is
+// dispatched, or the deadline, or — with abortOnShutdown — Run's shutdown.
+func (e *Engine) waitDispatched(deadline time.Time, abortOnShutdown bool, parts ...*partState) bool {
+	var shutdown <-chan struct{}
+	if abortOnShutdown {
+		shutdown = e.shutdown
+	}
 	for {
 		e.mu.Lock()
 		n := e.dispatched
@@ -851,14 +951,35 @@ func (e *Engine) waitDispatched(deadline time.Time, parts ...*partState) bool {
 		select {
 		case <-ch:
 		case <-t.C:
+		case <-shutdown:
+			t.Stop()
+			return false
 		}
 		t.Stop()
 	}
 }
 
 func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	// A batch of an earlier assignment of these partitions may still run:
+	// let it finish first, so that a key never runs in two batches at once.
+	e.mu.Lock()
+	var zombies []*partState
+	for t, ps := range assigned {
+		for _, p := range ps {
+			if z := e.zombies[tp{t, p}]; z != nil {
+				zombies = append(zombies, z)
+			}
+		}
+	}
+	e.mu.Unlock()
+	if len(zombies) > 0 && !e.waitDispatched(time.Now().Add(e.cfg.DrainTimeout), true, zombies...) {
+		e.log.Warn("assigned: batches of the previous assignment still run; their outputs may repeat")
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for _, z := range zombies {
+		delete(e.zombies, z.tp)
+	}
 	for t, ps := range assigned {
 		for _, p := range ps {
 			k := tp{t, p}
@@ -887,7 +1008,7 @@ func (e *Engine) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 	if len(parts) == 0 {
 		return
 	}
-	if !closing && !e.waitDispatched(time.Now().Add(e.cfg.DrainTimeout), parts...) {
+	if !closing && !e.waitDispatched(time.Now().Add(e.cfg.DrainTimeout), true, parts...) {
 		e.log.Warn("revoke: in-flight work did not finish in time; the next owner redoes it")
 	}
 	e.commit(ctx)
@@ -912,19 +1033,9 @@ func (e *Engine) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 }
 
 func (e *Engine) drop(parts []*partState) {
-	resume := map[string][]int32{}
-	defer func() {
-		if len(resume) > 0 {
-			e.cl.ResumeFetchPartitions(resume)
-		}
-	}()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	for _, ps := range parts {
 		ps.dropped = true
-		if ps.paused {
-			resume[ps.tp.topic] = append(resume[ps.tp.topic], ps.tp.partition)
-		}
 		for i := ps.led.head; i < len(ps.led.entries); i++ {
 			if en := ps.led.entries[i]; !en.done && en.ln != nil && !en.ln.busy {
 				e.forgetLocked(en)
@@ -940,9 +1051,29 @@ func (e *Engine) drop(parts []*partState) {
 			ln.q = nil
 		}
 		ps.lanes = nil
+		clear(ps.led.entries)
+		ps.led.entries, ps.led.head = nil, 0
 		delete(e.parts, ps.tp)
+		if ps.dispatched > 0 {
+			e.zombies[ps.tp] = ps
+		}
 	}
+	// The dropped lanes' heads changed: take them out of the ready heap
+	// and restore its order.
+	kept := e.ready.h[:0]
+	for _, ln := range e.ready.h {
+		if ln.ps.dropped {
+			ln.queued = false
+			continue
+		}
+		kept = append(kept, ln)
+	}
+	clear(e.ready.h[len(kept):])
+	e.ready.h = kept
+	heap.Init(&e.ready.h)
 	e.signalLocked()
+	e.mu.Unlock()
+	e.syncPartitions(parts...) // resume what the memory bound had paused
 }
 
 // backoff is the delay before retry n (from 1): base·2^(n-1) capped at max,

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -70,11 +71,23 @@ func isFatal(err error) bool {
 	return errors.As(err, &f)
 }
 
+// call runs the handler, turning a panic into a record error: bisection
+// then isolates the record that makes the handler panic, and it ends in
+// the dead-letter queue instead of crashing the worker on every delivery.
+func call(ctx context.Context, h Handler, batch []*kgo.Record) (res []Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fault.Record(fmt.Errorf("handler panicked: %v", p))
+		}
+	}()
+	return h(ctx, batch)
+}
+
 // run calls the handler and isolates failures: a batch that fails as a
 // whole for a record or batch reason is split until the failing record
 // stands alone, so that only that record counts an attempt.
 func run(ctx context.Context, h Handler, batch []*kgo.Record) []Result {
-	res, err := h(ctx, batch)
+	res, err := call(ctx, h, batch)
 	if err == nil {
 		if len(res) != len(batch) {
 			err = Fatal(errors.New("engine: handler returned a result count different from the batch size"))

@@ -79,3 +79,29 @@ func bitsLen(n int) int {
 	}
 	return b
 }
+
+// A handler that panics on one record does not crash the worker: the panic
+// becomes a record error, and bisection pins it on that record alone.
+func TestPanicIsARecordErrorOnTheRecord(t *testing.T) {
+	batch := make([]*kgo.Record, 6)
+	for i := range batch {
+		batch[i] = &kgo.Record{Offset: int64(i)}
+	}
+	h := func(_ context.Context, b []*kgo.Record) ([]Result, error) {
+		for _, r := range b {
+			if r.Offset == 4 {
+				panic("nil map write")
+			}
+		}
+		return make([]Result, len(b)), nil
+	}
+	res := run(context.Background(), h, batch)
+	for i, r := range res {
+		if (r.Err != nil) != (i == 4) {
+			t.Fatalf("record %d: err %v", i, r.Err)
+		}
+	}
+	if fault.ClassOf(res[4].Err) != fault.ClassRecord {
+		t.Fatalf("class %v", fault.ClassOf(res[4].Err))
+	}
+}

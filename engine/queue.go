@@ -9,11 +9,10 @@ import "container/heap"
 // of keys.
 type laneQueue struct{ h laneHeap }
 
-func (q *laneQueue) len() int          { return len(q.h) }
-func (q *laneQueue) push(ln *lane)     { heap.Push(&q.h, ln) }
-func (q *laneQueue) pop() *lane        { return heap.Pop(&q.h).(*lane) }
-func (q *laneQueue) peek() *lane       { return q.h[0] }
-func (q *laneQueue) pushFront(l *lane) { q.push(l) }
+func (q *laneQueue) len() int      { return len(q.h) }
+func (q *laneQueue) push(ln *lane) { heap.Push(&q.h, ln) }
+func (q *laneQueue) pop() *lane    { return heap.Pop(&q.h).(*lane) }
+func (q *laneQueue) peek() *lane   { return q.h[0] }
 
 type laneHeap []*lane
 

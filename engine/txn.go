@@ -66,11 +66,15 @@ func (e *Engine) waitAllDone(ctx context.Context) bool {
 			}
 			t := time.NewTimer(left)
 			timer = t.C
-			defer t.Stop()
+			select {
+			case <-ch:
+			case <-timer:
+			}
+			t.Stop()
+			continue
 		}
 		select {
 		case <-ch:
-		case <-timer:
 		case <-ctx.Done():
 		}
 	}
