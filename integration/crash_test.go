@@ -12,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ragpipe/ragpipe/embed"
 	"github.com/ragpipe/ragpipe/event"
 )
 
@@ -89,57 +88,15 @@ func testSigkill(t *testing.T, exactlyOnce bool) {
 	final := start(t, "embed-final", args...)
 
 	parsed := readTopic(t, brokers, event.TopicParsed, time.Minute, atLeast(chunks))
-	want := map[chunkID]string{}
-	for _, r := range parsed {
-		m, err := event.DecodeChunkParsed(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}] = m.GetText()
-	}
-	covered := func(rs []*kgo.Record) bool {
-		seen := map[chunkID]bool{}
-		for _, r := range rs {
-			if m, err := event.DecodeChunkEmbedded(r); err == nil {
-				seen[chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}] = true
-			}
-		}
-		return len(seen) >= len(want)
-	}
-	embedded := readTopic(t, brokers, event.TopicEmbedded, 3*time.Minute, covered)
+	embedded := readTopic(t, brokers, event.TopicEmbedded, 3*time.Minute, embeddedCovers(chunks))
 	final.stop(20 * time.Second)
 	// Read again after the worker stopped: nothing more may appear.
 	embedded = readTopic(t, brokers, event.TopicEmbedded, 30*time.Second, func(rs []*kgo.Record) bool { return len(rs) >= len(embedded) })
 
-	hash := embed.NewHash(384)
-	seen := map[chunkID]int{}
-	next := map[string]int32{}
-	for _, r := range embedded {
-		m, err := event.DecodeChunkEmbedded(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}
-		text, ok := want[id]
-		if !ok {
-			t.Fatalf("embedded chunk %v was never parsed", id)
-		}
-		if !sameVector(m.GetVector(), hash.Vector(text)) {
-			t.Fatalf("chunk %v does not carry its own vector", id)
-		}
-		seen[id]++
-		if seen[id] > 1 {
-			continue
-		}
-		if id.index != next[id.doc] {
-			t.Fatalf("doc %s: chunk %d first appeared when %d was expected", id.doc, id.index, next[id.doc])
-		}
-		next[id.doc]++
-	}
+	want, seen, dups := checkEmbedded(t, parsed, embedded)
 	if len(seen) != len(want) {
 		t.Fatalf("%d of %d chunks embedded after 5 crashes", len(seen), len(want))
 	}
-	dups := len(embedded) - len(seen)
 	t.Logf("%d chunks, %d duplicates after 5 SIGKILLs (exactly-once=%v)", len(want), dups, exactlyOnce)
 	if exactlyOnce && dups != 0 {
 		t.Fatalf("exactly-once: %d duplicates under read_committed", dups)

@@ -10,51 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ragpipe/ragpipe/embed"
 	"github.com/ragpipe/ragpipe/event"
 )
-
-// embeddedState reads documents.parsed and chunks.embedded and checks the
-// invariants every GPU-failure test relies on: each embedded chunk was
-// parsed, carries the vector of its own text, and each document's chunks
-// first appear in order. It returns the parsed chunks and the embedded set.
-func checkEmbedded(t *testing.T, parsed, embedded []*kgo.Record) (map[chunkID]string, map[chunkID]bool) {
-	t.Helper()
-	want := map[chunkID]string{}
-	for _, r := range parsed {
-		m, err := event.DecodeChunkParsed(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}] = m.GetText()
-	}
-	hash := embed.NewHash(384)
-	got := map[chunkID]bool{}
-	next := map[string]int32{}
-	for _, r := range embedded {
-		m, err := event.DecodeChunkEmbedded(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}
-		text, ok := want[id]
-		if !ok {
-			t.Fatalf("embedded chunk %v was never parsed", id)
-		}
-		if !sameVector(m.GetVector(), hash.Vector(text)) {
-			t.Fatalf("chunk %v does not carry its own vector", id)
-		}
-		if got[id] {
-			continue
-		}
-		got[id] = true
-		if id.index < next[id.doc] {
-			t.Fatalf("doc %s: chunk %d first appeared after chunk %d", id.doc, id.index, next[id.doc]-1)
-		}
-		next[id.doc] = id.index + 1
-	}
-	return want, got
-}
 
 func embeddedCovers(n int) func([]*kgo.Record) bool {
 	return func(rs []*kgo.Record) bool {
@@ -99,7 +56,7 @@ func TestOutageSendsNothingToTheDLQ(t *testing.T) {
 
 	embedded := readTopic(t, brokers, event.TopicEmbedded, 2*time.Minute, embeddedCovers(chunks))
 	parsed := readTopic(t, brokers, event.TopicParsed, time.Minute, atLeast(chunks))
-	want, got := checkEmbedded(t, parsed, embedded)
+	want, got, _ := checkEmbedded(t, parsed, embedded)
 	if len(got) != len(want) {
 		t.Fatalf("%d of %d chunks embedded after the outage", len(got), len(want))
 	}
@@ -232,7 +189,7 @@ func TestPoisonedDocumentsFailAloneOnKafka(t *testing.T) {
 		}
 	}
 	embedded := readTopic(t, brokers, event.TopicEmbedded, 30*time.Second, embeddedCovers(expected))
-	want, got := checkEmbedded(t, parsed, embedded)
+	want, got, _ := checkEmbedded(t, parsed, embedded)
 	for id := range want {
 		pi, isPoisoned := poisonIndex[id.doc]
 		switch {
@@ -274,7 +231,7 @@ func TestMixedFaultsLoseNothing(t *testing.T) {
 	embedded := readTopic(t, brokers, event.TopicEmbedded, 3*time.Minute, embeddedCovers(chunks))
 	took := time.Since(start)
 	parsed := readTopic(t, brokers, event.TopicParsed, time.Minute, atLeast(chunks))
-	want, got := checkEmbedded(t, parsed, embedded)
+	want, got, _ := checkEmbedded(t, parsed, embedded)
 	if len(got) != len(want) {
 		t.Fatalf("%d of %d chunks embedded under mixed faults", len(got), len(want))
 	}
@@ -301,7 +258,7 @@ func TestTwoEndpointsOneKilled(t *testing.T) {
 	killedAt := time.Now()
 	embedded := readTopic(t, brokers, event.TopicEmbedded, 2*time.Minute, embeddedCovers(chunks))
 	parsed := readTopic(t, brokers, event.TopicParsed, time.Minute, atLeast(chunks))
-	want, got := checkEmbedded(t, parsed, embedded)
+	want, got, _ := checkEmbedded(t, parsed, embedded)
 	if len(got) != len(want) {
 		t.Fatalf("%d of %d chunks embedded with one endpoint killed", len(got), len(want))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ragpipe/ragpipe/embed"
 	"github.com/ragpipe/ragpipe/event"
 )
 
@@ -248,4 +250,74 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 func atLeast(n int) func([]*kgo.Record) bool {
 	return func(r []*kgo.Record) bool { return len(r) >= n }
+}
+
+// checkEmbedded checks what every test of the embed stage relies on: each
+// record of chunks.embedded is a parsed chunk, keyed by its document, with
+// lineage headers and the vector of its own text (gpusim and the hash
+// embedder compute the same vectors), and each document's chunks first
+// appear in order 0, 1, 2, … (a chunk may appear again after a retry or a
+// crash). It returns the parsed chunks, the embedded ones, and the number
+// of duplicates.
+func checkEmbedded(t *testing.T, parsed, embedded []*kgo.Record) (want map[chunkID]string, got map[chunkID]bool, dups int) {
+	t.Helper()
+	want = map[chunkID]string{}
+	for _, r := range parsed {
+		m, err := event.DecodeChunkParsed(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}] = m.GetText()
+	}
+	hash := embed.NewHash(384)
+	got = map[chunkID]bool{}
+	next := map[string]int32{}
+	for _, r := range embedded {
+		m, err := event.DecodeChunkEmbedded(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}
+		text, ok := want[id]
+		if !ok {
+			t.Fatalf("embedded chunk %v was never parsed", id)
+		}
+		if string(r.Key) != string(event.Key(m.GetTenantId(), m.GetDocId())) {
+			t.Fatalf("key %q for doc %s", r.Key, m.GetDocId())
+		}
+		if src, _ := event.Header(r, event.HeaderSourceTopic); src != event.TopicParsed {
+			t.Fatalf("missing lineage header on %v", id)
+		}
+		if !sameVector(m.GetVector(), hash.Vector(text)) {
+			t.Fatalf("chunk %v does not carry the vector of its own text", id)
+		}
+		if got[id] {
+			dups++
+			continue
+		}
+		got[id] = true
+		if id.index != next[id.doc] {
+			t.Fatalf("doc %s: chunk %d first appeared when chunk %d was expected (order broken)", id.doc, id.index, next[id.doc])
+		}
+		next[id.doc]++
+	}
+	return want, got, dups
+}
+
+type chunkID struct {
+	doc     string
+	version int64
+	index   int32
+}
+
+func sameVector(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
+			return false
+		}
+	}
+	return true
 }

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ragpipe/ragpipe/embed"
 	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/ingest/sample"
 	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
@@ -77,12 +75,6 @@ func startGpusim(t *testing.T, args ...string) (*proc, string) {
 	return p, "http://" + addr + "/v1"
 }
 
-type chunkID struct {
-	doc     string
-	version int64
-	index   int32
-}
-
 // The whole pipeline as separate processes on real Kafka: ingest, embed
 // (through an OpenAI-compatible server), index, search.
 func TestPipelineAsProcessesOnKafka(t *testing.T) {
@@ -141,58 +133,24 @@ func testPipeline(t *testing.T, brokers string) {
 	embedded := readTopic(t, brokers, event.TopicEmbedded, time.Minute, atLeast(chunks))
 
 	// Every parsed chunk is embedded, with its own vector, in per-document order.
-	want := map[chunkID]string{}
-	for _, r := range parsed {
-		m, err := event.DecodeChunkParsed(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}] = m.GetText()
-	}
+	want, got, _ := checkEmbedded(t, parsed, embedded)
 	if len(want) != chunks {
 		t.Fatalf("documents.parsed has %d distinct chunks, ingest reported %d", len(want), chunks)
 	}
-	hash := embed.NewHash(384)
-	got := map[chunkID]bool{}
-	next := map[string]int32{}
-	for _, r := range embedded {
-		m, err := event.DecodeChunkEmbedded(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := chunkID{m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex()}
-		text, ok := want[id]
-		if !ok {
-			t.Fatalf("embedded chunk %v was never parsed", id)
-		}
-		if string(r.Key) != string(event.Key("default", m.GetDocId())) {
-			t.Fatalf("key %q for doc %s", r.Key, m.GetDocId())
-		}
-		if src, _ := event.Header(r, event.HeaderSourceTopic); src != event.TopicParsed {
-			t.Fatalf("missing lineage header on %v", id)
-		}
-		if !sameVector(m.GetVector(), hash.Vector(text)) {
-			t.Fatalf("chunk %v does not carry the vector of its own text", id)
-		}
-		if got[id] {
-			continue // a duplicate after a retry is allowed; order is by first appearance
-		}
-		got[id] = true
-		if id.index != next[id.doc] {
-			t.Fatalf("doc %s: chunk %d first appeared after chunk %d (order broken)", id.doc, id.index, next[id.doc]-1)
-		}
-		next[id.doc]++
-	}
 	if len(got) != len(want) {
 		t.Fatalf("chunks.embedded covers %d of %d chunks", len(got), len(want))
+	}
+	perDoc := map[string]int{}
+	for id := range got {
+		perDoc[id.doc]++
 	}
 	for _, r := range indexed {
 		var m ragpipev1.DocumentIndexed
 		if err := event.Decode(r, &m); err != nil {
 			t.Fatal(err)
 		}
-		if int(m.GetChunkCount()) != int(next[m.GetDocId()]) {
-			t.Fatalf("DocumentIndexed %s says %d chunks, %d were embedded", m.GetDocId(), m.GetChunkCount(), next[m.GetDocId()])
+		if int(m.GetChunkCount()) != perDoc[m.GetDocId()] {
+			t.Fatalf("DocumentIndexed %s says %d chunks, %d were embedded", m.GetDocId(), m.GetChunkCount(), perDoc[m.GetDocId()])
 		}
 	}
 
@@ -217,16 +175,4 @@ func firstResult(out string) string {
 		}
 	}
 	return ""
-}
-
-func sameVector(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
-			return false
-		}
-	}
-	return true
 }

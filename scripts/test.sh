@@ -39,6 +39,6 @@ set +e
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -c '^ok ' "$state/go-test.log" || true)
-failed=$(grep -c '^FAIL' "$state/go-test.log" || true)
+failed=$(grep -cE '^FAIL[[:space:]]+[^[:space:]]' "$state/go-test.log" || true)
 echo "packages: $passed passed, $failed failed"
 exit "$status"
