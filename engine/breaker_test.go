@@ -111,3 +111,31 @@ func TestLimiterAdapts(t *testing.T) {
 		t.Fatalf("limit %d, want the floor 1", l.current())
 	}
 }
+
+// A record the server cannot take (a 5xx for that input alone) is, by the
+// rules, a server problem and never counts attempts. It must not stall
+// everyone else: the breaker's probe rotates over ready records, so other
+// records close the breaker, and every other document goes through.
+func TestToxicServerErrorRecordDoesNotStallOthers(t *testing.T) {
+	h := newHarness(t, 1, "in", "out")
+	toxic := &kgo.Record{Topic: "in", Key: []byte("toxic"), Value: []byte("toxic:0")}
+	if err := h.cl.ProduceSync(context.Background(), toxic).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	h.produce("in", 10, 10)
+	handler := func(ctx context.Context, batch []*kgo.Record) ([]Result, error) {
+		for _, r := range batch {
+			if string(r.Value) == "toxic:0" {
+				return nil, fault.Server(errors.New("500 internal error"), 0)
+			}
+		}
+		return echo("out", 0, nil, nil)(ctx, batch)
+	}
+	_, _ = runEngine(t, Config{
+		Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)},
+		Handler: handler, RetryBackoff: 5 * time.Millisecond, MaxServerBackoff: 20 * time.Millisecond,
+		BreakerThreshold: 2, BatchMaxRecords: 4,
+	})
+	recs := h.consumeAll("out", 100, 20*time.Second)
+	checkOrder(t, recs, 10, 10)
+}

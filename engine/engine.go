@@ -533,7 +533,7 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 			wake = e.br.until.Sub(now)
 		case e.br.state == breakerOpen:
 			// Time to probe: one single-record batch.
-			if batch, bytes = e.fillLocked(batch, bytes, 1); len(batch) > 0 {
+			if batch, bytes = e.probeLocked(); len(batch) > 0 {
 				e.br.state = breakerHalfOpen
 				e.log.Info("circuit breaker half-open: probing the server with one record")
 				e.active++
@@ -626,6 +626,27 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) ([]*entry, in
 		e.dispatched += took
 	}
 	return batch, bytes
+}
+
+// probeLocked takes the head record of a ready lane chosen at random, for
+// the breaker's probe. Rotating the probe keeps one record that the server
+// cannot take (a 5xx on that input alone) from keeping the breaker open
+// for every other record.
+func (e *Engine) probeLocked() ([]*entry, int) {
+	for e.ready.len() > 0 {
+		ln := heap.Remove(&e.ready.h, rand.IntN(e.ready.len())).(*lane)
+		ln.queued = false
+		if ln.busy || ln.fenced || len(ln.q) == 0 || ln.ps.revoking || ln.ps.dropped {
+			continue
+		}
+		en := ln.q[0]
+		ln.q = ln.q[1:]
+		ln.busy = true
+		ln.ps.dispatched++
+		e.dispatched++
+		return []*entry{en}, int(en.size)
+	}
+	return nil, 0
 }
 
 // requeue puts the records of an abandoned batch back at their lanes'
