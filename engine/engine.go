@@ -984,14 +984,7 @@ func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	// A batch of an earlier assignment of these partitions may still run:
 	// let it finish first, so that a key never runs in two batches at once.
 	e.mu.Lock()
-	var zombies []*partState
-	for t, ps := range assigned {
-		for _, p := range ps {
-			if z := e.zombies[tp{t, p}]; z != nil {
-				zombies = append(zombies, z)
-			}
-		}
-	}
+	zombies := lookup(e.zombies, assigned)
 	e.mu.Unlock()
 	if len(zombies) > 0 && !e.waitDispatched(time.Now().Add(e.cfg.DrainTimeout), true, zombies...) {
 		e.log.Warn("assigned: batches of the previous assignment still run; their outputs may repeat")
@@ -1003,11 +996,27 @@ func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	}
 	for t, ps := range assigned {
 		for _, p := range ps {
-			k := tp{t, p}
-			e.parts[k] = &partState{tp: k, led: newLedger(), lanes: map[laneKey]*lane{}, lastOffset: -1}
+			e.parts[tp{t, p}] = newPartState(tp{t, p})
 		}
 	}
 	e.log.Info("partitions assigned", "partitions", assigned)
+}
+
+func newPartState(k tp) *partState {
+	return &partState{tp: k, led: newLedger(), lanes: map[laneKey]*lane{}, lastOffset: -1}
+}
+
+// lookup returns the states in m of the partitions named by tps.
+func lookup(m map[tp]*partState, tps map[string][]int32) []*partState {
+	var out []*partState
+	for t, ps := range tps {
+		for _, p := range ps {
+			if st := m[tp{t, p}]; st != nil {
+				out = append(out, st)
+			}
+		}
+	}
+	return out
 }
 
 // onRevoked stops dispatching the revoked partitions, lets their in-flight
@@ -1015,14 +1024,9 @@ func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 // for the next owner.
 func (e *Engine) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	e.mu.Lock()
-	var parts []*partState
-	for t, ps := range revoked {
-		for _, p := range ps {
-			if st := e.parts[tp{t, p}]; st != nil {
-				st.revoking = true
-				parts = append(parts, st)
-			}
-		}
+	parts := lookup(e.parts, revoked)
+	for _, st := range parts {
+		st.revoking = true
 	}
 	closing := e.closing
 	e.mu.Unlock()
@@ -1040,14 +1044,7 @@ func (e *Engine) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 // onLost drops the partitions without committing: another member owns them.
 func (e *Engine) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	e.mu.Lock()
-	var parts []*partState
-	for t, ps := range lost {
-		for _, p := range ps {
-			if st := e.parts[tp{t, p}]; st != nil {
-				parts = append(parts, st)
-			}
-		}
-	}
+	parts := lookup(e.parts, lost)
 	e.mu.Unlock()
 	e.drop(parts)
 	e.log.Warn("partitions lost; dropped without commit", "partitions", lost)

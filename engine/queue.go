@@ -12,7 +12,6 @@ type laneQueue struct{ h laneHeap }
 func (q *laneQueue) len() int      { return len(q.h) }
 func (q *laneQueue) push(ln *lane) { heap.Push(&q.h, ln) }
 func (q *laneQueue) pop() *lane    { return heap.Pop(&q.h).(*lane) }
-func (q *laneQueue) peek() *lane   { return q.h[0] }
 
 type laneHeap []*lane
 

@@ -106,7 +106,7 @@ func (e *Engine) endTxn(commit bool) {
 	e.drop(parts)
 	e.mu.Lock()
 	for _, ps := range parts {
-		e.parts[ps.tp] = &partState{tp: ps.tp, led: newLedger(), lanes: map[laneKey]*lane{}, lastOffset: -1}
+		e.parts[ps.tp] = newPartState(ps.tp)
 	}
 	e.mu.Unlock()
 }

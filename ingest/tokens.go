@@ -200,10 +200,6 @@ const (
 	caseUpper = 2
 )
 
-func isASCIILetter(b byte) bool {
-	return b < utf8.RuneSelf && asciiClass[b] == clsLetter
-}
-
 // ContentHash returns the hex-encoded SHA-256 of text: a stable identity for
 // a chunk's content, used to skip re-embedding unchanged chunks.
 func ContentHash(text string) string {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/ragpipe/ragpipe/broker"
 )
@@ -108,6 +107,3 @@ func envBool(k string) bool {
 	v := strings.ToLower(os.Getenv(k))
 	return v == "1" || v == "true" || v == "yes"
 }
-
-// flagSet is a helper to group flag registration.
-type flagSet = pflag.FlagSet
