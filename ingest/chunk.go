@@ -25,6 +25,11 @@ type Chunk struct {
 	Heading string
 	// Tokens is CountTokens(Text).
 	Tokens int
+	// Page and PageEnd are the first and last pages (from 1) of the
+	// blocks the chunk's text comes from, in paginated documents (PDF);
+	// 0 elsewhere. The overlap carried from the previous chunk does not
+	// count.
+	Page, PageEnd int
 }
 
 // Chunker splits documents into chunks. See the package documentation for
@@ -126,6 +131,7 @@ type unit struct {
 	sep     string // joins text to the unit before it in the same chunk
 	heading string
 	level   int // heading level for a heading block, else 0
+	page    int // Block.Page
 }
 
 // packer fills chunks with units greedily.
@@ -142,16 +148,18 @@ type packer struct {
 	out       []Chunk
 	sb        strings.Builder
 	lastCut   int // length of the last piece hardSplit cut
+	page      int // page of the block being cut into units
 }
 
 // block feeds one block to the packer, cut into units when it is too big.
 func (p *packer) block(b Block, sep string) {
+	p.page = b.Page
 	tokens := CountTokens(b.Text)
 	// A block is placed whole when it fits in the current chunk, or in a
 	// new one after the overlap. Otherwise it is cut, so that the current
 	// chunk is filled and the next one starts with the full overlap.
 	if tokens <= p.limit || p.curTokens+tokens <= p.max {
-		p.add(unit{text: b.Text, tokens: tokens, sep: sep, heading: b.Heading, level: headingLevelOf(b)})
+		p.add(unit{text: b.Text, tokens: tokens, sep: sep, heading: b.Heading, level: headingLevelOf(b), page: b.Page})
 		return
 	}
 	// Cut prose at sentence ends, code and tables at line ends; cut a
@@ -308,6 +316,9 @@ func (p *packer) hardSplit(word, sep, heading string) {
 // add places u in the current chunk, first closing the chunk when u starts
 // a section or does not fit.
 func (p *packer) add(u unit) {
+	if u.page == 0 {
+		u.page = p.page
+	}
 	if u.level > 0 && u.level <= p.boundary && len(p.cur) > 0 {
 		p.flush(false) // a new section: no overlap across sections
 	}
@@ -362,6 +373,15 @@ func (p *packer) flush(overlap bool) {
 	p.sb.Grow(n)
 	p.sb.WriteString(p.carry)
 	heading := p.cur[0].heading
+	first, last := 0, 0
+	for _, u := range p.cur {
+		if u.page > 0 {
+			if first == 0 || u.page < first {
+				first = u.page
+			}
+			last = max(last, u.page)
+		}
+	}
 	glued := false // some unit joins the text before it without whitespace
 	for i, u := range p.cur {
 		if i > 0 || p.carry != "" {
@@ -378,7 +398,7 @@ func (p *packer) flush(overlap bool) {
 		// may have overestimated.
 		tokens = CountTokens(text)
 	}
-	p.out = append(p.out, Chunk{Index: p.index, Text: text, Heading: heading, Tokens: tokens})
+	p.out = append(p.out, Chunk{Index: p.index, Text: text, Heading: heading, Tokens: tokens, Page: first, PageEnd: last})
 	p.index++
 	p.cur = p.cur[:0]
 	p.carry, p.carryTok = "", 0

@@ -23,6 +23,7 @@ type ingestFlags struct {
 	maxTokens   int
 	overlap     int
 	maxFileSize int64
+	encoding    string
 }
 
 func (f *ingestFlags) register(cmd *cobra.Command) {
@@ -31,12 +32,13 @@ func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.maxTokens, "max-tokens", ingest.DefaultMaxTokens, "token budget of a chunk")
 	fl.IntVar(&f.overlap, "overlap", ingest.DefaultOverlapTokens, "tokens repeated between consecutive chunks of a section")
 	fl.Int64Var(&f.maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to ingest, in bytes")
+	fl.StringVar(&f.encoding, "encoding", "", "character encoding of text and HTML files, e.g. windows-1252, iso-8859-15, utf-16le (default: detect)")
 }
 
 func (f *ingestFlags) stage(cl *kgo.Client) *stage.Ingest {
 	return &stage.Ingest{
 		Client: cl, Tenant: f.tenant,
-		Loader:  ingest.Loader{MaxBytes: f.maxFileSize},
+		Loader:  ingest.Loader{MaxBytes: f.maxFileSize, Encoding: f.encoding},
 		Chunker: ingest.Chunker{MaxTokens: f.maxTokens, OverlapTokens: f.overlap},
 	}
 }
@@ -45,11 +47,16 @@ func newIngestCmd(g *globals) *cobra.Command {
 	var f ingestFlags
 	cmd := &cobra.Command{
 		Use:   "ingest [flags] PATH...",
-		Short: "Parse and chunk files (Markdown, text, HTML) onto documents.parsed",
+		Short: "Parse and chunk files (Markdown, text, HTML, PDF, DOCX, ODT, ...) onto documents.parsed",
 		Long: `Walks files and folders; each file becomes a document whose doc_id is its path
-relative to the PATH argument. Files are chunked by headings and paragraphs within a
-token budget, and one ChunkParsed per chunk is produced in order. A file that cannot be
-read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on.`,
+relative to the PATH argument. Formats: Markdown, plain text, HTML, reStructuredText,
+AsciiDoc, PDF, DOCX and ODT, by extension, and files without one by their content.
+Text in UTF-8, UTF-16 or Latin-1 is detected (HTML by its declared charset);
+--encoding names another. Files are chunked by headings and paragraphs within a token
+budget, and one ChunkParsed per chunk is produced in order, with the document's
+metadata (front matter, document properties, and the page of PDF chunks). A file that
+cannot be read or parsed is reported on stderr and as a DocumentFailed, and ingest
+goes on.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

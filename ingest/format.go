@@ -1,0 +1,123 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Media types of the documents Load produces.
+const (
+	MediaMarkdown = "text/markdown"
+	MediaText     = "text/plain"
+	MediaHTML     = "text/html"
+	MediaRST      = "text/x-rst"
+	MediaAsciiDoc = "text/asciidoc"
+	MediaPDF      = "application/pdf"
+	MediaDOCX     = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+	MediaODT      = "application/vnd.oasis.opendocument.text"
+)
+
+// format is one entry of the loader's type table.
+type format struct {
+	mediaType string
+	exts      []string // lower-case, with the dot
+	// binary formats are parsed from their bytes as they are; the others
+	// are text, decoded to UTF-8 and checked (decodeText) first.
+	binary bool
+	parse  func(src []byte, lim limits) (parsed, error)
+	// noText ends the ErrEmpty message of a binary document without text.
+	noText string
+}
+
+// formats is the loader's type table, in the order of the supported list.
+var formats = []format{
+	{mediaType: MediaMarkdown, exts: []string{".md", ".markdown"}, parse: textParser(parseMarkdown)},
+	{mediaType: MediaText, exts: []string{".txt", ".text"}, parse: textParser(parsePlain)},
+	{mediaType: MediaHTML, exts: []string{".html", ".htm", ".xhtml"}, parse: textParser(parseHTMLDoc)},
+	{mediaType: MediaRST, exts: []string{".rst", ".rest"}, parse: textParser(parseRST)},
+	{mediaType: MediaAsciiDoc, exts: []string{".adoc", ".asciidoc"}, parse: textParser(parseAsciiDoc)},
+	{mediaType: MediaPDF, exts: []string{".pdf"}, binary: true, parse: parsePDF,
+		noText: " (a scanned PDF holds images of pages: run OCR on it first)"},
+	{mediaType: MediaDOCX, exts: []string{".docx"}, binary: true, parse: parseDOCX},
+	{mediaType: MediaODT, exts: []string{".odt"}, binary: true, parse: parseODT},
+}
+
+func textParser(fn func(src []byte) parsed) func([]byte, limits) (parsed, error) {
+	return func(src []byte, _ limits) (parsed, error) { return fn(src), nil }
+}
+
+func parsePlain(src []byte) parsed { return parsed{blocks: parseText(src)} }
+
+func parseHTMLDoc(src []byte) parsed {
+	blocks, title := parseHTML(src)
+	return parsed{blocks: blocks, title: title}
+}
+
+// supportedList is the list shown in ErrUnsupported messages.
+var supportedList = func() string {
+	var exts []string
+	for _, f := range formats {
+		exts = append(exts, f.exts...)
+	}
+	return strings.Join(exts, ", ") + ", or no extension (type judged by content)"
+}()
+
+func formatByMediaType(mt string) (format, bool) {
+	for _, f := range formats {
+		if f.mediaType == mt {
+			return f, true
+		}
+	}
+	return format{}, false
+}
+
+func formatByExt(name string) (format, bool) {
+	ext := strings.ToLower(filepath.Ext(name))
+	for _, f := range formats {
+		for _, e := range f.exts {
+			if e == ext {
+				return f, true
+			}
+		}
+	}
+	return format{}, false
+}
+
+// MediaTypeOf returns the media type Load uses for a file name, judged by
+// its extension (case-insensitive), and false when the extension is not
+// one Load reads. A name without an extension gives false too: Load then
+// judges the type by the content (see SniffMediaType).
+func MediaTypeOf(name string) (string, bool) {
+	f, ok := formatByExt(name)
+	return f.mediaType, ok
+}
+
+// errNeedContent: the type of a file without an extension is known only
+// from its content.
+var errNeedContent = errors.New("type depends on the content")
+
+// formatOf chooses the parser for a file: by extension, or by content
+// when the name has none (data nil: not read yet, errNeedContent).
+func (l Loader) formatOf(path string, data []byte) (format, error) {
+	if f, ok := formatByExt(path); ok {
+		return f, nil
+	}
+	ext := filepath.Ext(path)
+	if ext != "" && ext != filepath.Base(path) {
+		return format{}, fmt.Errorf("%w %q (supported: %s)", ErrUnsupported, ext, supportedList)
+	}
+	if data == nil {
+		return format{}, errNeedContent
+	}
+	if len(data) == 0 {
+		return format{}, fmt.Errorf("%w: 0 bytes", ErrEmpty)
+	}
+	mt, what := SniffMediaType(data)
+	f, ok := formatByMediaType(mt)
+	if !ok {
+		return format{}, fmt.Errorf("%w: no file extension, and the content looks like %s (supported: %s)", ErrUnsupported, what, supportedList)
+	}
+	return f, nil
+}

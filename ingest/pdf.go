@@ -1,0 +1,504 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ledongthuc/pdf"
+)
+
+// PDF bounds: a page tree may not hold more pages, nor take more steps to
+// walk (a tree whose kids loop back would never end).
+const (
+	maxPDFPages = 20000
+	maxPDFNodes = 4 * maxPDFPages
+)
+
+// pdfInfo maps the keys of a PDF's document information dictionary to
+// metadata keys.
+var pdfInfo = []struct{ key, meta string }{
+	{"Title", "title"}, {"Author", "author"}, {"Subject", "subject"},
+	{"Keywords", "keywords"}, {"Creator", "creator"}, {"Producer", "producer"},
+	{"CreationDate", "created"}, {"ModDate", "modified"},
+}
+
+// parsePDF extracts the text of a PDF with github.com/ledongthuc/pdf (see
+// the package documentation for the choice), page by page, in reading
+// order (see pdfLayout), with each block's page number. The checks come
+// first, so that each kind of bad file gets its own clear error: no
+// "%PDF-" header, no "%%EOF" near the end (a truncated file), an
+// encrypted file that needs a password, a damaged cross-reference table
+// or page tree, page content that expands past lim.expanded, a page the
+// reader cannot interpret. The document information dictionary gives the
+// metadata, plus "pages".
+func parsePDF(src []byte, lim limits) (parsed, error) {
+	start := bytes.Index(src[:min(len(src), 1024)], []byte("%PDF-"))
+	if start < 0 {
+		return parsed{}, fmt.Errorf("%w: not a PDF: no %%PDF- header in the first KiB", ErrCorrupt)
+	}
+	src = src[start:]
+	tail := src[max(0, len(src)-2048):]
+	eof := bytes.LastIndex(tail, []byte("%%EOF"))
+	if eof < 0 {
+		return parsed{}, fmt.Errorf("%w: truncated PDF: no %%%%EOF marker at the end (%d bytes; the file was cut short?)", ErrCorrupt, len(src))
+	}
+	src = src[:len(src)-len(tail)+eof+len("%%EOF")] // drop what follows the marker
+	r, err := openPDF(src)
+	if err != nil {
+		return parsed{}, err
+	}
+	var p parsed
+	var pages []pdf.Page
+	err = pdfGuard("reading the document structure", func() error {
+		info := r.Trailer().Key("Info")
+		for _, k := range pdfInfo {
+			v := info.Key(k.key).Text()
+			if strings.HasSuffix(k.key, "Date") {
+				v = pdfDate(v)
+			}
+			setMeta(&p.meta, k.meta, v)
+		}
+		var err error
+		pages, err = pdfPages(r.Trailer().Key("Root").Key("Pages"))
+		return err
+	})
+	if err != nil {
+		return parsed{}, err
+	}
+	setMeta(&p.meta, "pages", strconv.Itoa(len(pages)))
+	var budget int64 = lim.expanded
+	var lines []pdfLine
+	for i, pg := range pages {
+		n := i + 1
+		err := pdfGuard(fmt.Sprintf("page %d", n), func() error {
+			size, err := pdfContentSize(pg.V.Key("Contents"), budget)
+			if err != nil {
+				return err
+			}
+			if budget -= size; budget < 0 {
+				return fmt.Errorf("%w: the page contents expand to more than %d bytes (%s) by page %d", ErrExpansion, lim.expanded, humanBytes(lim.expanded), n)
+			}
+			lines = append(lines, pageLines(pg.Content().Text, n)...)
+			return nil
+		})
+		if err != nil {
+			return parsed{}, err
+		}
+	}
+	p.blocks = pdfLayout(lines)
+	p.title = p.meta["title"]
+	if p.title == "" {
+		for _, b := range p.blocks {
+			if b.Kind == KindHeading && b.Level == 1 {
+				p.title = b.Text
+				break
+			}
+		}
+	}
+	return p, nil
+}
+
+// openPDF opens the cross-reference table and, for an encrypted file, the
+// security handler with the empty user password (files that open without
+// a password are read).
+func openPDF(src []byte) (*pdf.Reader, error) {
+	r, err := pdf.NewReader(pdfHeader{src}, int64(len(src)))
+	switch {
+	case err == nil:
+		return r, nil
+	case errors.Is(err, pdf.ErrInvalidPassword):
+		return nil, fmt.Errorf("%w: the PDF is encrypted and needs a password to open", ErrEncrypted)
+	case strings.Contains(strings.ToLower(err.Error()), "encrypt"):
+		return nil, fmt.Errorf("%w: the PDF is encrypted in a way that cannot be read: %v", ErrEncrypted, err)
+	case strings.Contains(err.Error(), "%%EOF"), strings.Contains(err.Error(), "startxref"):
+		return nil, fmt.Errorf("%w: truncated or damaged PDF: %v", ErrCorrupt, err)
+	}
+	return nil, fmt.Errorf("%w: damaged PDF: %v", ErrCorrupt, err)
+}
+
+// pdfHeader presents a PDF's first line as "%PDF-1.7" followed by a line
+// end, which the reader insists on (it refuses PDF 2.0 and a header
+// followed by a space); the rest is unchanged, so offsets stay valid.
+type pdfHeader struct{ src []byte }
+
+const pdfHeaderLine = "%PDF-1.7\n"
+
+func (h pdfHeader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if off >= int64(len(h.src)) {
+		return 0, io.EOF
+	}
+	n := copy(p, h.src[off:])
+	if off < int64(len(pdfHeaderLine)) && len(h.src) > len(pdfHeaderLine) && !validPDFHeader(h.src) {
+		copy(p[:n], pdfHeaderLine[off:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func validPDFHeader(b []byte) bool {
+	return len(b) > 8 && bytes.HasPrefix(b, []byte("%PDF-1.")) && b[7] >= '0' && b[7] <= '7' && (b[8] == '\r' || b[8] == '\n')
+}
+
+// pdfGuard runs fn, turning the reader's panics (its way of reporting a
+// malformed file) into ErrCorrupt errors that say where.
+func pdfGuard(where string, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: damaged PDF: %s: %v", ErrCorrupt, where, r)
+		}
+	}()
+	return fn()
+}
+
+// pdfPages walks the page tree depth first, without trusting its counts.
+func pdfPages(root pdf.Value) ([]pdf.Page, error) {
+	var pages []pdf.Page
+	stack := []pdf.Value{root}
+	for nodes := 0; len(stack) > 0; nodes++ {
+		if nodes > maxPDFNodes || len(pages) > maxPDFPages {
+			return nil, fmt.Errorf("%w: the page tree has more than %d pages or loops", ErrCorrupt, maxPDFPages)
+		}
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if v.Kind() != pdf.Dict {
+			continue
+		}
+		kids := v.Key("Kids")
+		switch typ := v.Key("Type").Name(); {
+		case typ == "Pages" || (typ == "" && kids.Kind() == pdf.Array):
+			for i := kids.Len() - 1; i >= 0; i-- {
+				stack = append(stack, kids.Index(i))
+			}
+		default:
+			pages = append(pages, pdf.Page{V: v})
+		}
+	}
+	if len(pages) == 0 {
+		return nil, fmt.Errorf("%w: the PDF has no pages", ErrCorrupt)
+	}
+	return pages, nil
+}
+
+// pdfContentSize decompresses a page's content streams to count their
+// bytes, failing with ErrExpansion past limit, before the reader
+// interprets them (and keeps one value per glyph).
+func pdfContentSize(contents pdf.Value, limit int64) (int64, error) {
+	var streams []pdf.Value
+	switch contents.Kind() {
+	case pdf.Stream:
+		streams = []pdf.Value{contents}
+	case pdf.Array:
+		for i := 0; i < contents.Len() && i < 10000; i++ {
+			streams = append(streams, contents.Index(i))
+		}
+	}
+	var total int64
+	for _, s := range streams {
+		if s.Kind() != pdf.Stream {
+			continue
+		}
+		rc := s.Reader()
+		n, err := io.Copy(io.Discard, io.LimitReader(rc, limit-total+1))
+		rc.Close()
+		total += n
+		if total > limit {
+			return total, fmt.Errorf("%w: page content expands past the limit of %d bytes (%s)", ErrExpansion, limit, humanBytes(limit))
+		}
+		if err != nil {
+			return total, fmt.Errorf("%w: damaged page content stream: %v", ErrCorrupt, err)
+		}
+	}
+	return total, nil
+}
+
+// pdfDate turns a PDF date ("D:20240131154500+01'00'") into RFC 3339, or
+// returns it unchanged when it is not one.
+func pdfDate(s string) string {
+	d := strings.TrimPrefix(strings.TrimSpace(s), "D:")
+	if len(d) < 4 {
+		return s
+	}
+	digits := d
+	zone := ""
+	if i := strings.IndexAny(d, "Zz+-"); i >= 0 {
+		digits, zone = d[:i], d[i:]
+	}
+	if len(digits) < 4 || len(digits) > 14 || len(digits)%2 != 0 || strings.Trim(digits, "0123456789") != "" {
+		return s
+	}
+	digits += "0101000000"[len(digits)-4:]
+	t, err := time.Parse("20060102150405", digits)
+	if err != nil {
+		return s
+	}
+	if zone != "" && (zone[0] == '+' || zone[0] == '-') {
+		z := strings.ReplaceAll(zone[1:], "'", "")
+		if len(z) >= 2 {
+			h, _ := strconv.Atoi(z[:2])
+			m := 0
+			if len(z) >= 4 {
+				m, _ = strconv.Atoi(z[2:4])
+			}
+			off := (h*60 + m) * 60
+			if zone[0] == '-' {
+				off = -off
+			}
+			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.FixedZone("", off))
+		}
+	}
+	return t.Format(time.RFC3339)
+}
+
+// glyph is one positioned piece of text on a page.
+type glyph struct {
+	x, y, w, size float64
+	s             string
+	mono          bool
+}
+
+// pdfLine is a line of text on a page: glyphs on one baseline, left to
+// right.
+type pdfLine struct {
+	page  int
+	y     float64 // baseline, from the bottom of the page
+	size  float64 // the largest font size on the line
+	text  string
+	cells bool // wide gaps split the line into table cells (" | ")
+}
+
+// pageLines groups a page's glyphs into lines, top to bottom, each left
+// to right, with a space where the gap between two glyphs is wider than
+// a letter spacing, and " | " where it is a column gap. Positions are in
+// the glyphs' own units; a font without widths gets widths estimated from
+// its size. Multi-column pages are read line by line across the columns.
+func pageLines(texts []pdf.Text, page int) []pdfLine {
+	gs := make([]glyph, 0, len(texts))
+	for _, t := range texts {
+		if t.S == "" || t.S == "\n" || !finite(t.X) || !finite(t.Y) {
+			continue
+		}
+		size := math.Abs(t.FontSize)
+		if !finite(size) || size < 0.5 {
+			size = 1
+		}
+		w := t.W
+		if !finite(w) || w < 0 {
+			w = 0
+		}
+		gs = append(gs, glyph{x: t.X, y: t.Y, w: w, size: size, s: t.S,
+			mono: strings.Contains(strings.ToLower(t.Font), "courier") || strings.Contains(strings.ToLower(t.Font), "mono")})
+	}
+	sort.SliceStable(gs, func(i, j int) bool { return gs[i].y > gs[j].y })
+	var lines []pdfLine
+	for i := 0; i < len(gs); {
+		top, size := gs[i].y, gs[i].size
+		j := i + 1
+		for j < len(gs) && top-gs[j].y <= 0.45*max(size, gs[j].size) {
+			size = max(size, gs[j].size)
+			j++
+		}
+		line := gs[i:j]
+		sort.SliceStable(line, func(a, b int) bool { return line[a].x < line[b].x })
+		if l, ok := lineText(line); ok {
+			l.page, l.y = page, top
+			lines = append(lines, l)
+		}
+		i = j
+	}
+	return lines
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// lineText joins the glyphs of one line (sorted by x).
+func lineText(gs []glyph) (pdfLine, bool) {
+	var b strings.Builder
+	l := pdfLine{}
+	end := 0.0
+	space := false // the text ends with a space
+	for i, g := range gs {
+		l.size = max(l.size, g.size)
+		est := g.w
+		if est == 0 {
+			per := 0.5
+			if g.mono {
+				per = 0.6
+			}
+			est = per * g.size * float64(utf8.RuneCountInString(g.s))
+		}
+		if i > 0 {
+			prev := gs[i-1]
+			sameRun := g.x == prev.x && prev.w == 0
+			if g.s == prev.s && prev.w > 0 && math.Abs(g.x-prev.x) < 0.15*g.size && g.s != " " {
+				continue // the same glyph drawn twice (simulated bold)
+			}
+			gap := g.x - end
+			cellGap := 1.8
+			if prev.w == 0 {
+				cellGap = 3
+			}
+			switch {
+			case sameRun:
+				end += est
+			case gap > cellGap*g.size && b.Len() > 0:
+				trimSpace(&b)
+				b.WriteString(" | ")
+				l.cells, space = true, true
+			case (gap > 0.12*g.size || prev.w == 0) && !space:
+				b.WriteByte(' ')
+				space = true
+			}
+			if !sameRun {
+				end = max(end, g.x+est)
+			}
+		} else {
+			end = g.x + est
+		}
+		for _, r := range g.s {
+			switch {
+			case unicode.IsSpace(r) || r == 0xa0:
+				if !space && b.Len() > 0 {
+					b.WriteByte(' ')
+					space = true
+				}
+			case unicode.IsControl(r) || r == utf8.RuneError:
+			default:
+				b.WriteRune(r)
+				space = false
+			}
+		}
+	}
+	l.text = strings.TrimSpace(b.String())
+	l.text = strings.TrimSuffix(strings.TrimPrefix(l.text, "| "), " |")
+	return l, strings.TrimSpace(strings.Trim(l.text, "|")) != ""
+}
+
+func trimSpace(b *strings.Builder) {
+	s := strings.TrimRight(b.String(), " ")
+	b.Reset()
+	b.WriteString(s)
+}
+
+// pdfLayout turns lines into blocks. The body font size is the one most
+// text is set in; lines in a font at least 15% larger (and of at most 20
+// words) are headings, the largest size being level 1. Consecutive lines
+// with cells are a table. Other lines join into paragraphs while the gap
+// to the next line stays within 1.3 times the usual line spacing; a word
+// hyphenated at a line end is joined again.
+func pdfLayout(lines []pdfLine) []Block {
+	sizes := map[float64]int{}
+	for _, l := range lines {
+		sizes[roundHalf(l.size)] += utf8.RuneCountInString(l.text)
+	}
+	body, most := 0.0, -1
+	for s, n := range sizes {
+		if n > most || (n == most && s < body) {
+			body, most = s, n
+		}
+	}
+	isHeading := func(l pdfLine) bool {
+		return roundHalf(l.size) >= body*1.15 && len(strings.Fields(l.text)) <= 20 && !l.cells &&
+			strings.IndexFunc(l.text, unicode.IsLetter) >= 0
+	}
+	var headSizes []float64
+	seen := map[float64]bool{}
+	gaps := map[float64]int{}
+	for i, l := range lines {
+		if isHeading(l) && !seen[roundHalf(l.size)] {
+			seen[roundHalf(l.size)] = true
+			headSizes = append(headSizes, roundHalf(l.size))
+		}
+		if i > 0 && lines[i-1].page == l.page && !isHeading(l) && !isHeading(lines[i-1]) {
+			if g := lines[i-1].y - l.y; g > 0.8*l.size && g < 3*l.size {
+				gaps[roundHalf(g)]++
+			}
+		}
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(headSizes)))
+	level := func(size float64) int {
+		for i, s := range headSizes {
+			if s == roundHalf(size) {
+				return min(i+1, 6)
+			}
+		}
+		return 6
+	}
+	leading, most := 0.0, 0
+	for g, n := range gaps {
+		if n > most || (n == most && g < leading) {
+			leading, most = g, n
+		}
+	}
+
+	var heads headingStack
+	var out []Block
+	var prev *pdfLine
+	for i := range lines {
+		l := &lines[i]
+		var last *Block
+		if len(out) > 0 && prev != nil && prev.page == l.page {
+			last = &out[len(out)-1]
+		}
+		gap := 0.0
+		if prev != nil {
+			gap = prev.y - l.y
+		}
+		lead := leading
+		if lead == 0 {
+			lead = 1.2 * l.size
+		}
+		switch {
+		case isHeading(*l):
+			lv := level(l.size)
+			if last != nil && last.Kind == KindHeading && last.Level == lv && gap > 0 && gap < 1.6*l.size {
+				last.Text += " " + l.text
+				last.Heading = heads.push(lv, last.Text)
+				break
+			}
+			out = append(out, Block{Kind: KindHeading, Text: l.text, Heading: heads.push(lv, l.text), Level: lv, Page: l.page})
+		case l.cells:
+			if last != nil && last.Kind == KindTable && gap > 0 && gap < 2.5*l.size {
+				last.Text += "\n" + l.text
+				break
+			}
+			out = append(out, Block{Kind: KindTable, Text: l.text, Heading: heads.path(), Page: l.page})
+		default:
+			if last != nil && last.Kind == KindParagraph && gap > 0 && gap <= lead*1.3+0.5 && math.Abs(prev.size-l.size) < 1 {
+				last.Text = joinLine(last.Text, l.text)
+				break
+			}
+			out = append(out, Block{Kind: KindParagraph, Text: l.text, Heading: heads.path(), Page: l.page})
+		}
+		prev = l
+	}
+	return out
+}
+
+func roundHalf(f float64) float64 { return math.Round(f*2) / 2 }
+
+// joinLine appends a line to a paragraph, joining a word hyphenated at the
+// line end ("exam-" + "ple").
+func joinLine(para, line string) string {
+	if n := len(para); n >= 2 && para[n-1] == '-' {
+		r, _ := utf8.DecodeLastRuneInString(para[:n-1])
+		next, _ := utf8.DecodeRuneInString(line)
+		if unicode.IsLetter(r) && unicode.IsLower(next) {
+			return para[:n-1] + line
+		}
+	}
+	return para + " " + line
+}
