@@ -22,9 +22,10 @@ var (
 	// ErrTooLarge: the file is bigger than Loader.MaxBytes. The error is a
 	// *TooLargeError; the file was not read.
 	ErrTooLarge = errors.New("file too large")
-	// ErrCorrupt: a binary document (PDF, DOCX, ODT) whose structure is
-	// broken: truncated, not the container its type needs (a DOCX that is
-	// not a zip archive), or unreadable by its parser.
+	// ErrCorrupt: a document whose structure is broken: a PDF, DOCX or ODT
+	// that is truncated, not the container its type needs (a DOCX that is
+	// not a zip archive) or unreadable by its parser, or HTML nested
+	// deeper than the HTML parser accepts.
 	ErrCorrupt = errors.New("corrupt document")
 	// ErrEncrypted: the document is encrypted and cannot be read without a
 	// password.

@@ -35,7 +35,7 @@ type format struct {
 var formats = []format{
 	{mediaType: MediaMarkdown, exts: []string{".md", ".markdown"}, parse: textParser(parseMarkdown)},
 	{mediaType: MediaText, exts: []string{".txt", ".text"}, parse: textParser(parsePlain)},
-	{mediaType: MediaHTML, exts: []string{".html", ".htm", ".xhtml"}, parse: textParser(parseHTMLDoc)},
+	{mediaType: MediaHTML, exts: []string{".html", ".htm", ".xhtml"}, parse: parseHTMLDoc},
 	{mediaType: MediaRST, exts: []string{".rst", ".rest"}, parse: textParser(parseRST)},
 	{mediaType: MediaAsciiDoc, exts: []string{".adoc", ".asciidoc"}, parse: textParser(parseAsciiDoc)},
 	{mediaType: MediaPDF, exts: []string{".pdf"}, binary: true, parse: parsePDF,
@@ -50,9 +50,9 @@ func textParser(fn func(src []byte) parsed) func([]byte, limits) (parsed, error)
 
 func parsePlain(src []byte) parsed { return parsed{blocks: parseText(src)} }
 
-func parseHTMLDoc(src []byte) parsed {
-	blocks, title := parseHTML(src)
-	return parsed{blocks: blocks, title: title}
+func parseHTMLDoc(src []byte, _ limits) (parsed, error) {
+	blocks, title, err := parseHTML(src)
+	return parsed{blocks: blocks, title: title}, err
 }
 
 // supportedList is the list shown in ErrUnsupported messages.

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // loadString writes content to a file called name and loads it.
@@ -375,5 +376,26 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestLoadDeepHTML nests elements 100,000 deep: the parser refuses past
+// 512, and the tokenizer reads the text instead, quickly.
+func TestLoadDeepHTML(t *testing.T) {
+	for _, tag := range []string{"div", "span", "table", "ul><li", "blockquote"} {
+		src := "<html><body><h1>Deep</h1>" + strings.Repeat("<"+tag+">", 100000) + "deep text<script>x()</script>" + strings.Repeat("</"+tag+">", 1000)
+		start := time.Now()
+		doc, err := DefaultLoader().LoadBytes(File{Path: "deep.html"}, []byte(src))
+		if err != nil {
+			t.Fatalf("%s: %v", tag, err)
+		}
+		if !strings.Contains(allText(doc), "deep text") || strings.Contains(allText(doc), "x()") {
+			t.Errorf("%s: text %q", tag, allText(doc))
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: %v", tag, d)
+		}
+		// And chunking it stays within bounds.
+		checkChunks(t, DefaultChunker(), doc, DefaultChunker().Split(doc))
 	}
 }

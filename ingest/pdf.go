@@ -75,6 +75,8 @@ func parsePDF(src []byte, lim limits) (parsed, error) {
 		return parsed{}, err
 	}
 	setMeta(&p.meta, "pages", strconv.Itoa(len(pages)))
+	encrypted := false
+	_ = pdfGuard("", func() error { encrypted = r.Trailer().Key("Encrypt").Kind() != pdf.Null; return nil })
 	var budget int64 = lim.expanded
 	var lines []pdfLine
 	for i, pg := range pages {
@@ -91,6 +93,11 @@ func parsePDF(src []byte, lim limits) (parsed, error) {
 			return nil
 		})
 		if err != nil {
+			if encrypted && errors.Is(err, ErrCorrupt) {
+				// The empty password opened it, but the content does not
+				// decrypt.
+				return parsed{}, fmt.Errorf("%w: the PDF is encrypted and its content could not be decrypted (%v)", ErrEncrypted, err)
+			}
 			return parsed{}, err
 		}
 	}

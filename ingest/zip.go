@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Zip bomb bounds, on top of limits.expanded (the total of all entries).
@@ -35,12 +36,16 @@ type zipArchive struct {
 // declared sizes are checked again while reading: archive/zip fails an
 // entry that is longer than it declares).
 func openZip(src []byte, kind string, lim limits) (*zipArchive, error) {
+	article := "a " + kind
+	if strings.HasPrefix(kind, "O") {
+		article = "an " + kind
+	}
 	if !bytes.HasPrefix(src, []byte("PK")) {
-		return nil, fmt.Errorf("%w: not a zip archive (a %s file is one): it starts with %q", ErrCorrupt, kind, src[:min(len(src), 8)])
+		return nil, fmt.Errorf("%w: not a zip archive (%s file is one): it starts with %q", ErrCorrupt, article, src[:min(len(src), 8)])
 	}
 	zr, err := zip.NewReader(bytes.NewReader(src), int64(len(src)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: damaged zip archive (a %s file is one): %v", ErrCorrupt, kind, err)
+		return nil, fmt.Errorf("%w: damaged zip archive (%s file is one): %v", ErrCorrupt, article, err)
 	}
 	if len(zr.File) > maxZipEntries {
 		return nil, fmt.Errorf("%w: the archive lists %d entries (at most %d)", ErrExpansion, len(zr.File), maxZipEntries)

@@ -1,0 +1,86 @@
+package ingest
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/go-pdf/fpdf"
+)
+
+// pdfOptions vary the test PDF.
+type pdfOptions struct {
+	userPassword  string // encrypt with this user password
+	ownerPassword string // encrypt (with an empty user password unless set)
+	noText        bool   // only a drawing
+}
+
+// testPDF writes a real three-page PDF with fpdf: a title, section
+// headings, paragraphs, a table on page 2 and document properties.
+func testPDF(t testing.TB, o pdfOptions) []byte {
+	t.Helper()
+	p := fpdf.New("P", "mm", "A4", "")
+	p.SetTitle("Kafka Operations Handbook", true)
+	p.SetAuthor("Ada Lovelace", true)
+	p.SetSubject("Running Kafka", true)
+	p.SetKeywords("kafka, operations", true)
+	p.SetCreator("ragpipe tests", true)
+	p.SetCreationDate(time.Date(2024, 3, 5, 10, 30, 0, 0, time.UTC))
+	p.SetModificationDate(time.Date(2024, 3, 6, 8, 0, 0, 0, time.UTC))
+	if o.userPassword != "" || o.ownerPassword != "" {
+		p.SetProtection(fpdf.CnProtectPrint, o.userPassword, o.ownerPassword)
+	}
+	p.SetMargins(20, 20, 20)
+	heading := func(size float64, s string) {
+		p.SetFont("Helvetica", "B", size)
+		p.MultiCell(0, size*0.5, s, "", "L", false)
+		p.Ln(3)
+	}
+	para := func(s string) {
+		p.SetFont("Helvetica", "", 11)
+		p.MultiCell(0, 5.5, s, "", "L", false)
+		p.Ln(4)
+	}
+	p.AddPage()
+	if o.noText {
+		p.Rect(20, 20, 100, 50, "D")
+		return pdfBytes(t, p)
+	}
+	heading(22, "Kafka Operations Handbook")
+	para("This handbook explains how to run the brokers that carry every document through the pipeline. " +
+		"It covers partitions, retention and consumer lag, with the commands an operator needs on a bad day.")
+	heading(16, "Partitions")
+	para("A topic is split into partitions. Each partition is an ordered log, and the records of one document " +
+		"share a key, so they land on one partition and keep their order.")
+	p.AddPage()
+	heading(16, "Retention")
+	para("Retention decides how long records stay on disk. The table lists the settings of the pipeline topics.")
+	p.SetFont("Helvetica", "B", 11)
+	for _, h := range []string{"Topic", "Partitions", "Retention"} {
+		p.CellFormat(50, 7, h, "1", 0, "L", false, 0, "")
+	}
+	p.Ln(-1)
+	p.SetFont("Helvetica", "", 11)
+	for _, row := range [][]string{{"documents.parsed", "12", "7 days"}, {"chunks.embedded", "12", "7 days"}, {"documents.dlq", "3", "30 days"}} {
+		for _, c := range row {
+			p.CellFormat(50, 7, c, "1", 0, "L", false, 0, "")
+		}
+		p.Ln(-1)
+	}
+	p.Ln(4)
+	para("Compacted topics keep the newest record of each key instead.")
+	p.AddPage()
+	heading(16, "Consumer Lag")
+	para("Lag is the distance between the newest offset and the committed one. A growing lag means the " +
+		"workers cannot keep up: add workers to the group, up to the number of partitions.")
+	return pdfBytes(t, p)
+}
+
+func pdfBytes(t testing.TB, p *fpdf.Fpdf) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := p.Output(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
