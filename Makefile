@@ -6,11 +6,12 @@
 #   make build        bin/ragpipe
 #   make demo         the demo on the embedded broker
 #   make bench        engine benchmarks (numbers in docs/benchmarks.md)
+#   make fuzz         each parser fuzz target for FUZZTIME (default 1m)
 #   make proto        regenerate the protobuf code (see mk/proto.mk)
 
 GO ?= go
 
-.PHONY: all build test lint unit demo bench kafka-install clean
+.PHONY: all build test lint unit demo bench fuzz kafka-install clean
 
 all: build
 
@@ -34,6 +35,10 @@ demo:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+
+FUZZTIME ?= 1m
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
 
 kafka-install:
 	bash scripts/kafka.sh install

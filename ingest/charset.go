@@ -85,7 +85,7 @@ func checkUTF8(src []byte, size int, latin1 bool) ([]byte, error) {
 	if !utf8.Valid(src) {
 		first, invalid, multi, cut := utf8Stats(src)
 		switch {
-		case latin1 && multi == 0 && !cut:
+		case latin1 && multi == 0 && !cut && plausibleLatin1(src):
 			out, err := charmap.Windows1252.NewDecoder().Bytes(src)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrBinary, err)
@@ -130,6 +130,31 @@ func utf8Stats(src []byte) (first, invalid, multi int, cut bool) {
 		i += size
 	}
 	return first, invalid, multi, cut
+}
+
+// plausibleLatin1 reports whether the bytes over 0x7F of src read as
+// Windows-1252 text: none of the five bytes it leaves undefined, and no
+// word of two or more letters made only of such bytes (in Western
+// European text they sit inside words of ASCII letters, "Grüße", or stand
+// alone, "à").
+func plausibleLatin1(src []byte) bool {
+	high, ascii := 0, false // letters over 0x7F and ASCII letters in the current word
+	for _, b := range src {
+		switch {
+		case b == 0x81 || b == 0x8d || b == 0x8f || b == 0x90 || b == 0x9d:
+			return false
+		case b >= 0xc0 && b != 0xd7 && b != 0xf7:
+			high++
+		case b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z':
+			ascii = true
+		default: // the end of a word
+			if high >= 2 && !ascii {
+				return false
+			}
+			high, ascii = 0, false
+		}
+	}
+	return high < 2 || ascii
 }
 
 // utf16Order recognises UTF-16 by a byte order mark, or, without one, by

@@ -301,3 +301,22 @@ func TestLoadFileChangedWhileRead(t *testing.T) {
 		t.Errorf("unchanged: %d bytes, %v", len(data), err)
 	}
 }
+
+func TestPlausibleLatin1(t *testing.T) {
+	for s, want := range map[string]bool{
+		latin1(t, "Grüße aus Köln, à la carte, «ça»"): true,
+		"valid start \xff\xfe then broken":            false, // two high letters alone: not a word
+		"x \x81 y":                                    false, // undefined in Windows-1252
+		"end \xe9\xe8":                                false,
+		latin1(t, "Schöß daß"):                        true,
+		"\xe9t\xe9":                                   true,
+	} {
+		if got := plausibleLatin1([]byte(s)); got != want {
+			t.Errorf("plausibleLatin1(%q) = %v", s, got)
+		}
+	}
+	// As the integration test has it: refused, not read as Latin-1.
+	if _, err := loadString(t, Loader{}, "invalid.txt", "valid start \xff\xfe then broken"); !errors.Is(err, ErrInvalidUTF8) {
+		t.Errorf("err = %v", err)
+	}
+}

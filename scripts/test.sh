@@ -15,6 +15,11 @@ make --no-print-directory lint GO="$GO"
 step "schemas"
 make --no-print-directory proto-check GO="$GO"
 
+step "fuzz"
+# A short run of each parser fuzz target (seed corpus plus new inputs);
+# FUZZTIME=1m for a longer one. Failing inputs land in ingest/testdata/fuzz.
+bash scripts/fuzz.sh "${FUZZTIME:-5s}"
+
 step "kafka install"
 bash scripts/kafka.sh install
 
