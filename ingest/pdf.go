@@ -294,6 +294,7 @@ type pdfLine struct {
 // its size. Multi-column pages are read line by line across the columns.
 func pageLines(texts []pdf.Text, page int) []pdfLine {
 	gs := make([]glyph, 0, len(texts))
+	monoFont := map[string]bool{}
 	for _, t := range texts {
 		if t.S == "" || t.S == "\n" || !finite(t.X) || !finite(t.Y) {
 			continue
@@ -306,8 +307,13 @@ func pageLines(texts []pdf.Text, page int) []pdfLine {
 		if !finite(w) || w < 0 {
 			w = 0
 		}
-		gs = append(gs, glyph{x: t.X, y: t.Y, w: w, size: size, s: t.S,
-			mono: strings.Contains(strings.ToLower(t.Font), "courier") || strings.Contains(strings.ToLower(t.Font), "mono")})
+		mono, ok := monoFont[t.Font]
+		if !ok {
+			f := strings.ToLower(t.Font)
+			mono = strings.Contains(f, "courier") || strings.Contains(f, "mono")
+			monoFont[t.Font] = mono
+		}
+		gs = append(gs, glyph{x: t.X, y: t.Y, w: w, size: size, s: t.S, mono: mono})
 	}
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].y > gs[j].y })
 	var lines []pdfLine

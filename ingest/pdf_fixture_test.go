@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"math/rand"
+	"strconv"
 	"testing"
 	"time"
 
@@ -83,4 +85,24 @@ func pdfBytes(t testing.TB, p *fpdf.Fpdf) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// longPDF writes a PDF of the given number of pages, each with a heading
+// and paragraphs of prose, for benchmarks.
+func longPDF(t testing.TB, pages int) []byte {
+	t.Helper()
+	rnd := rand.New(rand.NewSource(7))
+	p := fpdf.New("P", "mm", "A4", "")
+	p.SetMargins(20, 20, 20)
+	for i := range pages {
+		p.AddPage()
+		p.SetFont("Helvetica", "B", 16)
+		p.MultiCell(0, 8, "Section "+strconv.Itoa(i+1), "", "L", false)
+		p.SetFont("Helvetica", "", 11)
+		for range 4 {
+			p.MultiCell(0, 5.5, prose(rnd, 90), "", "L", false)
+			p.Ln(3)
+		}
+	}
+	return pdfBytes(t, p)
 }
