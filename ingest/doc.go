@@ -102,7 +102,12 @@
 //
 // Chunker.Split packs a document's blocks, in order, into chunks of at most
 // MaxTokens tokens (CountTokens: a cheap estimate of a BPE tokenizer's
-// count, additive over whitespace):
+// count, additive over whitespace; or, with Chunker.Tokenizer, the
+// embedding model's own tokenizer: LoadTokenizer reads a Hugging Face
+// tokenizer.json with github.com/sugarme/tokenizer, a pure-Go port of the
+// tokenizers library, since the Rust library's Go bindings need cgo and a
+// Rust toolchain. It is much slower, about 0.2 to 0.5 MB/s; see Split for
+// how its counts are kept exact):
 //
 //   - Sections: the document's sections start at its top-level headings
 //     (the shallowest heading level used twice or more, e.g. the H2s of a
@@ -127,7 +132,8 @@
 //     nor when the next chunk starts with a sub-section's heading.
 //
 // Invariants: chunk indexes run from 0 without gaps; every chunk has at
-// most MaxTokens tokens and Tokens == CountTokens(Text); every word of the
+// most MaxTokens tokens and Tokens == CountTokens(Text) (the Tokenizer's
+// count, special tokens included, when set); every word of the
 // document is in some chunk, in document order (a word over
 // MaxTokens-OverlapTokens tokens is in pieces); Split is deterministic.
 // Chunk text does not repeat the heading path: it is in Chunk.Heading, for

@@ -24,6 +24,7 @@ type ingestFlags struct {
 	overlap     int
 	maxFileSize int64
 	encoding    string
+	tokenizer   string
 }
 
 func (f *ingestFlags) register(cmd *cobra.Command) {
@@ -33,14 +34,31 @@ func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.overlap, "overlap", ingest.DefaultOverlapTokens, "tokens repeated between consecutive chunks of a section")
 	fl.Int64Var(&f.maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to ingest, in bytes")
 	fl.StringVar(&f.encoding, "encoding", "", "character encoding of text and HTML files, e.g. windows-1252, iso-8859-15, utf-16le (default: detect)")
+	fl.StringVar(&f.tokenizer, "tokenizer", "", "Hugging Face tokenizer.json of the embedding model: --max-tokens and --overlap count its tokens, special tokens included (default: a fast estimate)")
 }
 
-func (f *ingestFlags) stage(cl *kgo.Client) *stage.Ingest {
-	return &stage.Ingest{
+// stage returns the ingest stage the flags describe, with the tokenizer
+// loaded and the settings checked.
+func (f *ingestFlags) stage(cl *kgo.Client) (*stage.Ingest, error) {
+	s := &stage.Ingest{
 		Client: cl, Tenant: f.tenant,
 		Loader:  ingest.Loader{MaxBytes: f.maxFileSize, Encoding: f.encoding},
 		Chunker: ingest.Chunker{MaxTokens: f.maxTokens, OverlapTokens: f.overlap},
 	}
+	if f.tokenizer != "" {
+		tk, err := ingest.LoadTokenizer(f.tokenizer)
+		if err != nil {
+			return nil, err
+		}
+		s.Chunker.Tokenizer = tk
+	}
+	if err := s.Loader.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.Chunker.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func newIngestCmd(g *globals) *cobra.Command {
@@ -54,9 +72,10 @@ AsciiDoc, PDF, DOCX and ODT, by extension, and files without one by their conten
 Text in UTF-8, UTF-16 or Latin-1 is detected (HTML by its declared charset);
 --encoding names another. Files are chunked by headings and paragraphs within a token
 budget, and one ChunkParsed per chunk is produced in order, with the document's
-metadata (front matter, document properties, and the page of PDF chunks). A file that
-cannot be read or parsed is reported on stderr and as a DocumentFailed, and ingest
-goes on.`,
+metadata (front matter, document properties, and the page of PDF chunks). With
+--tokenizer, chunk sizes are counted in the embedding model's own tokens, so that no
+chunk is over its input limit. A file that cannot be read or parsed is reported on
+stderr and as a DocumentFailed, and ingest goes on.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -69,7 +88,10 @@ goes on.`,
 				return err
 			}
 			defer cl.Close()
-			s := f.stage(cl)
+			s, err := f.stage(cl)
+			if err != nil {
+				return err
+			}
 			s.Stderr = cmd.ErrOrStderr()
 			stop := progress(ctx, cmd.ErrOrStderr(), s, args)
 			sum, err := s.Run(ctx, args)
