@@ -331,26 +331,6 @@ func sniffBinary(src []byte) error {
 	return nil
 }
 
-// invalidUTF8Offset returns the offset of the first invalid UTF-8 sequence
-// in src, or -1.
-func invalidUTF8Offset(src []byte) int {
-	if utf8.Valid(src) {
-		return -1
-	}
-	for i := 0; i < len(src); {
-		if src[i] < utf8.RuneSelf {
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(src[i:])
-		if r == utf8.RuneError && size == 1 {
-			return i
-		}
-		i += size
-	}
-	return -1 // unreachable: utf8.Valid said otherwise
-}
-
 // IsContentError reports whether err (from Load) means the file itself is
 // unusable: ErrUnsupported, ErrTooLarge, ErrEmpty, ErrBinary,
 // ErrInvalidUTF8, ErrCorrupt, ErrEncrypted or ErrExpansion. A caller
