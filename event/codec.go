@@ -130,6 +130,11 @@ func where(r *kgo.Record) string {
 	return fmt.Sprintf("%s[%d]@%d", r.Topic, r.Partition, r.Offset)
 }
 
+// DecodeDocumentRaw decodes a record of TopicRaw; see Decode.
+func DecodeDocumentRaw(r *kgo.Record) (*ragpipev1.DocumentRaw, error) {
+	return decodeAs[ragpipev1.DocumentRaw](r)
+}
+
 // DecodeChunkParsed decodes a record of TopicParsed; see Decode.
 func DecodeChunkParsed(r *kgo.Record) (*ragpipev1.ChunkParsed, error) {
 	return decodeAs[ragpipev1.ChunkParsed](r)

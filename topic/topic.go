@@ -23,12 +23,19 @@ type Spec struct {
 
 // Names of the pipeline's topics.
 const (
+	Raw      = "documents.raw"
 	Parsed   = "documents.parsed"
 	Embedded = "chunks.embedded"
 	Indexed  = "vectors.indexed"
 	Failed   = "documents.failed"
 	DLQ      = "documents.dlq"
 )
+
+// RawMaxMessageBytes is documents.raw's max.message.bytes: raw documents
+// up to 4 MiB travel inline, with 1 MiB for the other fields (as
+// event.RawMaxMessageBytes; kept apart so that this package does not
+// depend on event).
+const RawMaxMessageBytes = 5 << 20
 
 // Options override the production defaults.
 type Options struct {
@@ -80,8 +87,13 @@ func Pipeline(o Options) ([]Spec, error) {
 		"min.insync.replicas": strconv.Itoa(isr),
 	}
 	var specs []Spec
-	for _, name := range []string{Parsed, Embedded, Indexed, Failed, DLQ} {
-		specs = append(specs, Spec{Name: name, Partitions: o.Partitions, ReplicationFactor: o.ReplicationFactor, Configs: maps.Clone(configs)})
+	for _, name := range []string{Raw, Parsed, Embedded, Indexed, Failed, DLQ} {
+		s := Spec{Name: name, Partitions: o.Partitions, ReplicationFactor: o.ReplicationFactor, Configs: maps.Clone(configs)}
+		if name == Raw {
+			// Documents up to the inline limit travel in the record.
+			s.Configs["max.message.bytes"] = strconv.Itoa(RawMaxMessageBytes)
+		}
+		specs = append(specs, s)
 	}
 	return specs, nil
 }

@@ -3,6 +3,7 @@ package topic
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ragpipe/ragpipe/broker"
+	"github.com/ragpipe/ragpipe/event"
 )
 
 func admin(t *testing.T) *kadm.Client {
@@ -84,8 +86,17 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(specs) != 5 {
+	if len(specs) != 6 {
 		t.Fatalf("%d specs", len(specs))
+	}
+	for _, s := range specs {
+		mmb, ok := s.Configs["max.message.bytes"]
+		if s.Name == Raw && mmb != strconv.Itoa(event.RawMaxMessageBytes) || s.Name != Raw && ok {
+			t.Errorf("%s: max.message.bytes %q", s.Name, mmb)
+		}
+	}
+	if RawMaxMessageBytes != event.RawMaxMessageBytes || RawMaxMessageBytes <= event.RawInlineMax {
+		t.Errorf("max.message.bytes %d for inline documents of up to %d bytes", RawMaxMessageBytes, event.RawInlineMax)
 	}
 	s := specs[0]
 	if s.Partitions != 12 || s.ReplicationFactor != 3 || s.Configs["retention.ms"] != "604800000" ||

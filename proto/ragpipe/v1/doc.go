@@ -2,6 +2,7 @@
 // of ragpipe's events, package ragpipe.v1 (the *.proto files beside this
 // one):
 //
+//	DocumentRaw      documents.raw     a document version before parsing
 //	ChunkParsed      documents.parsed  one chunk of a parsed document
 //	ChunkEmbedded    chunks.embedded   one chunk with its embedding vector
 //	DocumentFailed   documents.failed  a stage gave up on a document
