@@ -320,3 +320,9 @@ func TestPlausibleLatin1(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestLoadBytesExtensionlessNil(t *testing.T) {
+	if _, err := DefaultLoader().LoadBytes(File{Path: "README"}, nil); !errors.Is(err, ErrEmpty) {
+		t.Errorf("err = %v, want ErrEmpty", err)
+	}
+}

@@ -50,7 +50,9 @@
 //     lines split by wide gaps into table rows ("a | b"). Each block knows
 //     its page. The document information dictionary (title, author,
 //     subject, keywords, creator, producer, dates as RFC 3339) and "pages"
-//     go into the metadata. Not read: text in form XObjects and annotations,
+//     go into the metadata. A page with over 8 MiB of content (a drawing)
+//     is skipped and listed as "pages_skipped". Not read: text in form
+//     XObjects and annotations,
 //     images (a scanned PDF has no text: ErrEmpty says to run OCR), and
 //     multi-column pages are read across the columns line by line.
 //   - DOCX (.docx) and ODT (.odt): archive/zip and encoding/xml from the

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -94,22 +93,26 @@ func MediaTypeOf(name string) (string, bool) {
 	return f.mediaType, ok
 }
 
-// errNeedContent: the type of a file without an extension is known only
-// from its content.
-var errNeedContent = errors.New("type depends on the content")
+// checkExt fails with ErrUnsupported when path has an extension that is
+// not in the type table; a name without one is judged by its content.
+func checkExt(path string) error {
+	if _, ok := formatByExt(path); ok {
+		return nil
+	}
+	if ext := filepath.Ext(path); ext != "" && ext != filepath.Base(path) {
+		return fmt.Errorf("%w %q (supported: %s)", ErrUnsupported, ext, supportedList)
+	}
+	return nil
+}
 
 // formatOf chooses the parser for a file: by extension, or by content
-// when the name has none (data nil: not read yet, errNeedContent).
+// when the name has none.
 func (l Loader) formatOf(path string, data []byte) (format, error) {
 	if f, ok := formatByExt(path); ok {
 		return f, nil
 	}
-	ext := filepath.Ext(path)
-	if ext != "" && ext != filepath.Base(path) {
-		return format{}, fmt.Errorf("%w %q (supported: %s)", ErrUnsupported, ext, supportedList)
-	}
-	if data == nil {
-		return format{}, errNeedContent
+	if err := checkExt(path); err != nil {
+		return format{}, err
 	}
 	if len(data) == 0 {
 		return format{}, fmt.Errorf("%w: 0 bytes", ErrEmpty)

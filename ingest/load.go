@@ -141,7 +141,7 @@ func (l Loader) Load(f File) (Document, error) {
 	fail := func(err error) (Document, error) {
 		return Document{}, fmt.Errorf("ingest: %s: %w", f.DocID, err)
 	}
-	if _, err := l.formatOf(f.Path, nil); err != nil && !errors.Is(err, errNeedContent) {
+	if err := checkExt(f.Path); err != nil {
 		return fail(err)
 	}
 	// Stat before opening: opening a named pipe would block.
@@ -283,9 +283,12 @@ func (l Loader) parse(ft format, src []byte) (p parsed, err error) {
 // limits bound what a parser of binary documents may expand.
 type limits struct {
 	expanded int64 // total decompressed bytes
+	pdfPage  int64 // content of one PDF page, beyond which it is skipped
 }
 
-func (l Loader) limits() limits { return limits{expanded: l.maxExpanded()} }
+func (l Loader) limits() limits {
+	return limits{expanded: l.maxExpanded(), pdfPage: maxPDFPageContent}
+}
 
 // checkWhitespace returns ErrEmpty when the text src (of a file of size
 // bytes) holds only whitespace.

@@ -21,6 +21,10 @@ import (
 const (
 	maxPDFPages = 20000
 	maxPDFNodes = 4 * maxPDFPages
+	// maxPDFPageContent: a page whose content streams are larger is
+	// skipped (and listed in the metadata as "pages_skipped"): such pages
+	// are drawings, and the reader keeps a value for every glyph.
+	maxPDFPageContent = 8 << 20
 )
 
 // pdfInfo maps the keys of a PDF's document information dictionary to
@@ -79,6 +83,7 @@ func parsePDF(src []byte, lim limits) (parsed, error) {
 	_ = pdfGuard("", func() error { encrypted = r.Trailer().Key("Encrypt").Kind() != pdf.Null; return nil })
 	var budget int64 = lim.expanded
 	var lines []pdfLine
+	var skipped []string
 	for i, pg := range pages {
 		n := i + 1
 		err := pdfGuard(fmt.Sprintf("page %d", n), func() error {
@@ -86,8 +91,12 @@ func parsePDF(src []byte, lim limits) (parsed, error) {
 			if err != nil {
 				return err
 			}
-			if budget -= size; budget < 0 {
-				return fmt.Errorf("%w: the page contents expand to more than %d bytes (%s) by page %d", ErrExpansion, lim.expanded, humanBytes(lim.expanded), n)
+			budget -= size
+			if size > lim.pdfPage {
+				// Vector graphics, not text; interpreting it would keep
+				// a value per drawing operation.
+				skipped = append(skipped, strconv.Itoa(n))
+				return nil
 			}
 			lines = append(lines, pageLines(pg.Content().Text, n)...)
 			return nil
@@ -100,6 +109,9 @@ func parsePDF(src []byte, lim limits) (parsed, error) {
 			}
 			return parsed{}, err
 		}
+	}
+	if len(skipped) > 0 {
+		setMeta(&p.meta, "pages_skipped", strings.Join(skipped, ","))
 	}
 	p.blocks = pdfLayout(lines)
 	p.title = p.meta["title"]

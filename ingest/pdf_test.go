@@ -166,3 +166,21 @@ func TestLoadPDFFlippedBytes(t *testing.T) {
 	}
 	t.Logf("%d flipped files read, %d refused", ok, failed)
 }
+
+// A page whose content is over the per-page bound (a drawing) is skipped
+// and named in the metadata; the other pages are read.
+func TestLoadPDFSkipsHugePages(t *testing.T) {
+	data := testPDF(t, pdfOptions{})
+	p, err := parsePDF(data, limits{expanded: DefaultMaxExpandedBytes, pdfPage: 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := map[int]bool{}
+	for _, b := range p.blocks {
+		pages[b.Page] = true
+	}
+	if p.meta["pages_skipped"] != "2" || len(pages) != 2 || !pages[1] || !pages[3] {
+		t.Errorf("skipped %q, pages read %v", p.meta["pages_skipped"], pages)
+	}
+	t.Logf("skipped %s, read %v", p.meta["pages_skipped"], pages)
+}
