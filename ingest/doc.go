@@ -97,8 +97,9 @@
 // break) for PDF.
 //
 // Parse throughput on one core (BenchmarkParse, see docs/benchmarks.md):
-// plain text about 500 MB/s, Markdown 70 MB/s, HTML 35 MB/s, DOCX 740
-// documents a second, PDF about 500 pages a second.
+// plain text about 500 MB/s (Latin-1 or UTF-16 100 to 300 MB/s), Markdown
+// 70 MB/s, HTML 35 MB/s, DOCX 6 MB/s of archive, PDF about 500 pages a
+// second.
 //
 // # Chunking
 //
@@ -108,8 +109,9 @@
 // embedding model's own tokenizer: LoadTokenizer reads a Hugging Face
 // tokenizer.json with github.com/sugarme/tokenizer, a pure-Go port of the
 // tokenizers library, since the Rust library's Go bindings need cgo and a
-// Rust toolchain. It is much slower, about 0.2 to 0.5 MB/s; see Split for
-// how its counts are kept exact):
+// Rust toolchain. It is much slower, well under 1 MB/s (0.2 MB/s with the
+// small test vocabulary, BenchmarkSplitTokenizer); see Split for how its
+// counts are kept exact):
 //
 //   - Sections: the document's sections start at its top-level headings
 //     (the shallowest heading level used twice or more, e.g. the H2s of a
