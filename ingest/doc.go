@@ -52,9 +52,8 @@
 //     subject, keywords, creator, producer, dates as RFC 3339) and "pages"
 //     go into the metadata. A page with over 8 MiB of content (a drawing)
 //     is skipped and listed as "pages_skipped". Not read: text in form
-//     XObjects and annotations,
-//     images (a scanned PDF has no text: ErrEmpty says to run OCR), and
-//     multi-column pages are read across the columns line by line.
+//     XObjects and annotations, and images (a scanned PDF has no text:
+//     ErrEmpty says to run OCR).
 //   - DOCX (.docx) and ODT (.odt): archive/zip and encoding/xml from the
 //     standard library; no well-kept Go DOCX reader exists, and the formats
 //     are zip archives of XML whose body takes a few hundred lines to walk.

@@ -303,7 +303,7 @@ type pdfLine struct {
 // to right, with a space where the gap between two glyphs is wider than
 // a letter spacing, and " | " where it is a column gap. Positions are in
 // the glyphs' own units; a font without widths gets widths estimated from
-// its size. Multi-column pages are read line by line across the columns.
+// its size. A two-column page is read column by column (columnOrder).
 func pageLines(texts []pdf.Text, page int) []pdfLine {
 	gs := make([]glyph, 0, len(texts))
 	monoFont := map[string]bool{}
@@ -328,7 +328,7 @@ func pageLines(texts []pdf.Text, page int) []pdfLine {
 		gs = append(gs, glyph{x: t.X, y: t.Y, w: w, size: size, s: t.S, mono: mono})
 	}
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].y > gs[j].y })
-	var lines []pdfLine
+	var raws []glyphLine
 	for i := 0; i < len(gs); {
 		top, size := gs[i].y, gs[i].size
 		j := i + 1
@@ -338,13 +338,191 @@ func pageLines(texts []pdf.Text, page int) []pdfLine {
 		}
 		line := gs[i:j]
 		sort.SliceStable(line, func(a, b int) bool { return line[a].x < line[b].x })
-		if l, ok := lineText(line); ok {
-			l.page, l.y = page, top
-			lines = append(lines, l)
-		}
+		raws = append(raws, glyphLine{gs: line, y: top})
 		i = j
 	}
+	var lines []pdfLine
+	for _, r := range columnOrder(raws) {
+		if l, ok := lineText(r.gs); ok {
+			l.page, l.y = page, r.y
+			lines = append(lines, l)
+		}
+	}
 	return lines
+}
+
+// glyphLine is the glyphs of one baseline, left to right.
+type glyphLine struct {
+	gs []glyph
+	y  float64
+}
+
+// glyphWidth is a glyph's width, estimated from its size when the font
+// gives none.
+func glyphWidth(g glyph) float64 {
+	if g.w > 0 {
+		return g.w
+	}
+	per := 0.5
+	if g.mono {
+		per = 0.6
+	}
+	return per * g.size * float64(utf8.RuneCountInString(g.s))
+}
+
+// wideGaps returns where a line's glyphs leave a gap wider than a column
+// gap (as lineText judges it): the index of the glyph after each gap and
+// the gap's extent. In a font without widths, where each run of text
+// starts is all that is known, and every new run counts as a gap that ends
+// where it starts.
+func wideGaps(gs []glyph) (cuts []int, gaps [][2]float64) {
+	if len(gs) == 0 {
+		return nil, nil
+	}
+	end := gs[0].x + glyphWidth(gs[0])
+	for i := 1; i < len(gs); i++ {
+		g, prev := gs[i], gs[i-1]
+		if g.x == prev.x && prev.w == 0 {
+			end += glyphWidth(g)
+			continue
+		}
+		if prev.w == 0 {
+			if g.x > prev.x {
+				cuts = append(cuts, i)
+				gaps = append(gaps, [2]float64{min(end, g.x-0.5*g.size), g.x})
+			}
+			end = max(end, g.x+glyphWidth(g))
+			continue
+		}
+		if g.x-end > 1.8*g.size {
+			cuts = append(cuts, i)
+			gaps = append(gaps, [2]float64{end, g.x})
+		}
+		end = max(end, g.x+glyphWidth(g))
+	}
+	return cuts, gaps
+}
+
+// columnOrder puts the lines of a two-column page in reading order: the
+// left column, then the right, between the lines that span both (a title
+// across the page). Two columns are found when a vertical gutter, near the
+// middle of the text, runs through the wide gaps of at least 5 lines and
+// of most lines that have text on both sides, and the text on each side
+// is prose (20 characters or more per line on average, which table cells
+// rarely are). Otherwise the lines stay as they are, top to bottom.
+func columnOrder(raws []glyphLine) []glyphLine {
+	minX, maxX := math.Inf(1), math.Inf(-1)
+	var mids []float64
+	for _, r := range raws {
+		if len(r.gs) > 0 {
+			minX, maxX = min(minX, r.gs[0].x), max(maxX, lineEnd(r.gs))
+		}
+		_, gaps := wideGaps(r.gs)
+		for _, gp := range gaps {
+			mids = append(mids, (gp[0]+gp[1])/2)
+		}
+	}
+	if len(mids) < 5 || len(raws) > 5000 {
+		return raws
+	}
+	// The gutter: the gap midpoint that the most lines have a gap around.
+	best, bestN := 0.0, 0
+	for _, m := range mids {
+		if m < minX+0.25*(maxX-minX) || m > minX+0.75*(maxX-minX) {
+			continue
+		}
+		n := 0
+		for _, r := range raws {
+			if _, ok := splitAt(r.gs, m); ok {
+				n++
+			}
+		}
+		if n > bestN {
+			best, bestN = m, n
+		}
+	}
+	if bestN < 5 {
+		return raws
+	}
+	var split, crossing, leftRunes, rightRunes int
+	for _, r := range raws {
+		k, ok := splitAt(r.gs, best)
+		switch {
+		case ok:
+			split++
+			leftRunes += runesOf(r.gs[:k])
+			rightRunes += runesOf(r.gs[k:])
+		case crosses(r.gs, best):
+			crossing++
+		}
+	}
+	if split*2 < split+crossing || leftRunes < 20*split || rightRunes < 20*split {
+		return raws
+	}
+	out := make([]glyphLine, 0, len(raws)+split)
+	var left, right []glyphLine
+	flush := func() {
+		out = append(append(out, left...), right...)
+		left, right = left[:0], right[:0]
+	}
+	for _, r := range raws {
+		if k, ok := splitAt(r.gs, best); ok {
+			left = append(left, glyphLine{gs: r.gs[:k], y: r.y})
+			right = append(right, glyphLine{gs: r.gs[k:], y: r.y})
+			continue
+		}
+		switch {
+		case crosses(r.gs, best):
+			flush()
+			out = append(out, r)
+		case r.gs[0].x >= best:
+			right = append(right, r)
+		default:
+			left = append(left, r)
+		}
+	}
+	flush()
+	return out
+}
+
+// splitAt returns the index of the first glyph after a wide gap of gs
+// that contains x.
+func splitAt(gs []glyph, x float64) (int, bool) {
+	cuts, gaps := wideGaps(gs)
+	for i, gp := range gaps {
+		if gp[0] < x && x < gp[1] {
+			return cuts[i], true
+		}
+	}
+	return 0, false
+}
+
+// crosses reports whether the text of gs clearly runs over x (by more
+// than two letters: widths may be estimates).
+func crosses(gs []glyph, x float64) bool {
+	return len(gs) > 0 && gs[0].x < x && lineEnd(gs) > x+2*gs[0].size
+}
+
+// lineEnd estimates where the text of gs ends (runs of a font without
+// widths are as long as their glyphs' estimated widths together).
+func lineEnd(gs []glyph) float64 {
+	end := math.Inf(-1)
+	for i, g := range gs {
+		if i > 0 && g.x == gs[i-1].x && gs[i-1].w == 0 {
+			end += glyphWidth(g)
+		} else {
+			end = max(end, g.x+glyphWidth(g))
+		}
+	}
+	return end
+}
+
+func runesOf(gs []glyph) int {
+	n := 0
+	for _, g := range gs {
+		n += utf8.RuneCountInString(g.s)
+	}
+	return n
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

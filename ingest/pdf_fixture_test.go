@@ -106,3 +106,24 @@ func longPDF(t testing.TB, pages int) []byte {
 	}
 	return pdfBytes(t, p)
 }
+
+// twoColumnPDF writes a page with a title across it and two columns of
+// prose below, the way papers are set.
+func twoColumnPDF(t testing.TB, left, right string) []byte {
+	t.Helper()
+	p := fpdf.New("P", "mm", "A4", "")
+	p.SetMargins(20, 20, 20)
+	p.AddPage()
+	p.SetFont("Helvetica", "B", 18)
+	p.MultiCell(0, 9, "A Study of Two Columns", "", "C", false)
+	p.Ln(4)
+	top := p.GetY()
+	p.SetFont("Helvetica", "", 10)
+	p.SetLeftMargin(20)
+	p.SetXY(20, top)
+	p.MultiCell(80, 5, left, "", "L", false)
+	p.SetLeftMargin(110)
+	p.SetXY(110, top)
+	p.MultiCell(80, 5, right, "", "L", false)
+	return pdfBytes(t, p)
+}

@@ -184,3 +184,29 @@ func TestLoadPDFSkipsHugePages(t *testing.T) {
 	}
 	t.Logf("skipped %s, read %v", p.meta["pages_skipped"], pages)
 }
+
+// A two-column page is read column by column, the title first.
+func TestLoadPDFTwoColumns(t *testing.T) {
+	left := "The left column starts the argument and runs on for a while, long enough to wrap over several lines of the column, so that the reader sees a real column of prose. " +
+		"A second sentence makes it longer still, because a column of a paper holds far more than a few lines, and the reader should not mistake it for a table. It ends with the word LEFTEND."
+	right := "The right column continues the argument where the left one stopped, and it too wraps over several lines of text to make a column of its own. " +
+		"It adds a sentence of its own as well, so that both columns are about as long as each other and fill the page side by side. It ends with the word RIGHTEND."
+	doc, err := DefaultLoader().LoadBytes(File{Path: "cols.pdf"}, twoColumnPDF(t, left, right))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := allText(doc)
+	ti, l0, l1, r0, r1 := strings.Index(text, "A Study of Two Columns"), strings.Index(text, "The left column"), strings.Index(text, "LEFTEND"),
+		strings.Index(text, "The right column"), strings.Index(text, "RIGHTEND")
+	if ti < 0 || !(ti < l0 && l0 < l1 && l1 < r0 && r0 < r1) {
+		t.Errorf("not in reading order (%d %d %d %d %d):\n%s", ti, l0, l1, r0, r1, text)
+	}
+	if !strings.Contains(text, left) || !strings.Contains(text, right) {
+		t.Errorf("columns not whole:\n%s", text)
+	}
+	// The table of the handbook is not taken for columns.
+	doc, _ = DefaultLoader().LoadBytes(File{Path: "h.pdf"}, testPDF(t, pdfOptions{}))
+	if !strings.Contains(allText(doc), "Topic | Partitions | Retention\ndocuments.parsed | 12 | 7 days") {
+		t.Errorf("table read as columns:\n%s", allText(doc))
+	}
+}
