@@ -59,12 +59,18 @@
 //
 // # Files
 //
-//	config.go    Config, defaults and validation, orderings
-//	handler.go   Handler, Result, dead-letter hook, batch bisection
-//	engine.go    intake, lanes, dispatch, emission, completion, rebalances
-//	ledger.go    per-partition offset ledger and commit watermark
-//	queue.go     ready lanes, oldest head record first
-//	breaker.go   circuit breaker and adaptive concurrency limit
-//	txn.go       exactly-once mode (one transaction per poll)
-//	observer.go  hooks for metrics
+//	config.go     Config, defaults and validation, orderings
+//	engine.go     Engine, New, Run, shutdown, commits, fatal errors
+//	state.go      partition state, lanes and entries (all guarded by Engine.mu)
+//	intake.go     polling, intake into ledgers and lanes, fetch pauses
+//	dispatch.go   workers, gathering batches from ready lanes, breaker probes
+//	settle.go     running a batch, emitting outputs in order, completion
+//	rebalance.go  assignment, revocation, loss, dropping partitions
+//	stats.go      Stats snapshots
+//	handler.go    Handler, Result, dead-letter hook, batch bisection
+//	ledger.go     per-partition offset ledger and commit watermark
+//	queue.go      ready lanes, oldest head record first
+//	breaker.go    circuit breaker and adaptive concurrency limit
+//	txn.go        exactly-once mode (one transaction per poll)
+//	observer.go   hooks for metrics
 package engine
