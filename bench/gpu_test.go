@@ -108,7 +108,7 @@ func (c *cluster) produce(b *testing.B, topic string, docs, chunks, size int) {
 func runUntil(b *testing.B, cfg engine.Config, done *atomic.Int64, n int64) (time.Duration, *engine.Engine) {
 	b.Helper()
 	cfg.Logger = quiet()
-	e, err := engine.New(cfg, nil)
+	e, err := engine.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

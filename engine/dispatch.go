@@ -49,13 +49,14 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 			return nil, 0
 		}
 		maxRecords := e.cfg.BatchMaxRecords
-		if len(batch) > 0 && (e.br.state != breakerClosed || now.Before(e.br.until)) {
-			// The server failed while this batch was filling: hold nothing.
+		if len(batch) > 0 && e.br.state != breakerClosed {
+			// The breaker opened while this batch was filling: hold nothing.
 			e.mu.Unlock()
 			e.requeue(batch)
 			batch, bytes, deadline = nil, 0, time.Time{}
 			continue
 		}
+		alone := false
 		switch {
 		case e.br.state == breakerHalfOpen:
 			// The probe is in flight: wait for its outcome.
@@ -68,7 +69,7 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 				e.log.Info("circuit breaker half-open: probing the server with one record")
 				e.active++
 				e.mu.Unlock()
-				e.cfg.Observer.BreakerChanged(breakerHalfOpen.String())
+				e.hooks.breakerChanged(breakerHalfOpen.String())
 				return batch, bytes
 			}
 			if e.dispatched == 0 {
@@ -77,18 +78,16 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 				e.br.success()
 				e.log.Info("circuit breaker closed: nothing left to probe with; resuming intake")
 				e.mu.Unlock()
-				e.cfg.Observer.BreakerChanged(breakerClosed.String())
+				e.hooks.breakerChanged(breakerClosed.String())
 				e.syncTopics()
 				continue
 			}
-		case now.Before(e.br.until):
-			wake = e.br.until.Sub(now) // retry backoff after a server error
 		case len(batch) == 0 && e.active >= e.lim.current():
 			// At the adaptive concurrency limit: wait for a batch to settle.
 		default:
-			batch, bytes = e.fillLocked(batch, bytes, maxRecords)
+			batch, bytes, alone = e.fillLocked(batch, bytes, maxRecords)
 		}
-		full := len(batch) >= maxRecords || bytes >= e.cfg.BatchMaxBytes
+		full := alone || len(batch) >= maxRecords || bytes >= e.cfg.BatchMaxBytes
 		if len(batch) > 0 && (full || e.cfg.BatchWait < 0 || (!deadline.IsZero() && !now.Before(deadline))) {
 			e.active++
 			e.mu.Unlock()
@@ -127,16 +126,37 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 }
 
 // fillLocked moves ready records into batch: whole runs of a lane's head
-// records, lane after lane, until a limit is reached.
-func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) ([]*entry, int) {
+// records, lane after lane, until a limit is reached. A suspect record (one
+// that failed alone with a server error while the server answered others)
+// travels alone: when the batch is empty it is taken as the whole batch
+// and alone is true; otherwise its lane waits for the next batch.
+func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) (_ []*entry, _ int, alone bool) {
+	var skipped []*lane
+	defer func() {
+		for _, ln := range skipped {
+			ln.queued = true
+			e.ready.push(ln)
+		}
+	}()
 	for e.ready.len() > 0 && len(batch) < maxRecords && bytes < e.cfg.BatchMaxBytes {
 		ln := e.ready.pop()
 		ln.queued = false
 		if ln.busy || ln.fenced || len(ln.q) == 0 || ln.ps.revoking || ln.ps.dropped {
 			continue
 		}
+		if head := ln.q[0]; head.suspect() {
+			if len(batch) > 0 {
+				skipped = append(skipped, ln)
+				continue
+			}
+			ln.q = ln.q[1:]
+			ln.busy = true
+			ln.ps.dispatched++
+			e.dispatched++
+			return []*entry{head}, int(head.size), true
+		}
 		took := 0
-		for len(ln.q) > took && len(batch) < maxRecords {
+		for len(ln.q) > took && len(batch) < maxRecords && !ln.q[took].suspect() {
 			en := ln.q[took]
 			if len(batch) > 0 && bytes+int(en.size) > e.cfg.BatchMaxBytes {
 				break
@@ -146,8 +166,7 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) ([]*entry, in
 			took++
 		}
 		if took == 0 {
-			ln.queued = true
-			e.ready.push(ln)
+			skipped = append(skipped, ln)
 			break
 		}
 		ln.q = ln.q[took:]
@@ -155,7 +174,7 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) ([]*entry, in
 		ln.ps.dispatched += took
 		e.dispatched += took
 	}
-	return batch, bytes
+	return batch, bytes, false
 }
 
 // probeLocked takes the head record of a ready lane chosen at random, for

@@ -23,9 +23,7 @@ type Engine struct {
 	// sess runs transactions in exactly-once mode; nil otherwise.
 	sess *kgo.GroupTransactSession
 
-	// Lineage returns headers to add to every output of in; set by the
-	// stage (package event's lineage headers).
-	lineage func(in *kgo.Record) []kgo.RecordHeader
+	hooks hooks
 
 	mu      sync.Mutex
 	parts   map[tp]*partState
@@ -36,12 +34,30 @@ type Engine struct {
 	inflightBytes   int64
 	inflightRecords int
 	dispatched      int      // records handed to the handler or awaiting acks
-	br              breaker  // server errors: retry pause, then open circuit
+	br              breaker  // persistent server errors open the circuit
 	lim             *limiter // adaptive bound on batches in flight
 	active          int      // batches handed to the handler and not settled
 	closing         bool
-	fatal           error
-	stopPoll        context.CancelFunc
+	// aborting is set while an exactly-once round is being aborted: what
+	// fails to be produced then is expected, and nothing new is produced.
+	aborting bool
+	fatal    error
+	stopPoll context.CancelFunc
+	// carry keeps the failure counts of records across an exactly-once
+	// rewind, so that a toxic record is still dead-lettered in the end.
+	carry map[tp]map[int64]failures
+
+	// produceGate is held shared while outputs are handed to the producer
+	// and exclusively while a transaction ends: no Produce runs during End.
+	produceGate sync.RWMutex
+
+	// lastAnswer is when a handler call last returned without a server
+	// error (UnixNano): evidence that the server answers.
+	lastAnswer atomic.Int64
+	// probeMu serialises Config.Probe calls; lastProbeFail (UnixNano, under
+	// probeMu) is when one last failed.
+	probeMu       sync.Mutex
+	lastProbeFail int64
 
 	gather chan struct{} // one worker at a time gathers a batch
 	done   atomic.Int64  // records done, for progress reporting
@@ -54,7 +70,7 @@ type Engine struct {
 	// zombies are dropped partitions whose batches still run; a new
 	// assignment of the partition waits for them, so a key never runs twice
 	// at once.
-	zombies map[tp]*partState
+	zombies map[tp][]*partState
 	// shutdown is closed when Run's context ends: waits inside rebalance
 	// callbacks stop early.
 	shutdown chan struct{}
@@ -65,7 +81,7 @@ type Engine struct {
 }
 
 // New validates cfg and returns an engine; Run starts it.
-func New(cfg Config, lineage func(*kgo.Record) []kgo.RecordHeader) (*Engine, error) {
+func New(cfg Config) (*Engine, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -73,13 +89,14 @@ func New(cfg Config, lineage func(*kgo.Record) []kgo.RecordHeader) (*Engine, err
 	e := &Engine{
 		cfg:      cfg,
 		log:      cfg.Logger.With("stage", cfg.Stage),
-		lineage:  lineage,
+		hooks:    hooks(cfg.Hooks),
+		carry:    make(map[tp]map[int64]failures),
 		parts:    make(map[tp]*partState),
 		changed:  make(chan struct{}),
 		gather:   make(chan struct{}, 1),
 		br:       breaker{threshold: cfg.BreakerThreshold, base: cfg.RetryBackoff, limit: cfg.MaxServerBackoff},
 		lim:      newLimiter(cfg.MinInFlightBatches, cfg.MaxInFlightBatches),
-		zombies:  make(map[tp]*partState),
+		zombies:  make(map[tp][]*partState),
 		shutdown: make(chan struct{}),
 	}
 	e.produceCtx, e.cancelProduce = context.WithCancel(context.Background())
@@ -117,7 +134,7 @@ func (e *Engine) clientOpts() []kgo.Opt {
 	if !e.cfg.ExactlyOnce {
 		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(e.cfg.CommitInterval), kgo.AutoCommitCallback(e.onCommit))
 	} else {
-		opts = append(opts, kgo.TransactionalID(e.cfg.TransactionalID), kgo.TransactionTimeout(max(2*e.cfg.RebalanceTimeout, time.Minute)))
+		opts = append(opts, kgo.TransactionalID(e.cfg.TransactionalID), kgo.TransactionTimeout(e.cfg.TransactionTimeout))
 	}
 	return opts
 }
@@ -229,18 +246,18 @@ func (e *Engine) commit(ctx context.Context) {
 	}
 	e.mu.Unlock()
 	e.cl.MarkCommitOffsets(marks)
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.CommitTimeout)
 	defer cancel()
 	start := time.Now()
 	err := e.cl.CommitMarkedOffsets(cctx)
-	e.cfg.Observer.Committed(time.Since(start), err)
+	e.hooks.committed(Committed{Took: time.Since(start), Err: err})
 	if err != nil {
 		e.log.Warn("commit failed", "err", err)
 	}
 }
 
 func (e *Engine) onCommit(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
-	e.cfg.Observer.Committed(0, err)
+	e.hooks.committed(Committed{Err: err})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		e.log.Warn("periodic commit failed", "err", err)
 	}
@@ -264,3 +281,34 @@ func (e *Engine) signalLocked() {
 	close(e.changed)
 	e.changed = make(chan struct{})
 }
+
+// answered reports whether the server answered a request since the given
+// time; if not and Config.Probe is set, it probes (one probe at a time, and
+// none while a probe failed after since) and reports the probe's outcome.
+func (e *Engine) answered(ctx context.Context, since time.Time) bool {
+	if e.lastAnswer.Load() > since.UnixNano() {
+		return true
+	}
+	if e.cfg.Probe == nil || ctx.Err() != nil {
+		return false
+	}
+	e.probeMu.Lock()
+	defer e.probeMu.Unlock()
+	if e.lastAnswer.Load() > since.UnixNano() {
+		return true // another worker's probe or batch succeeded meanwhile
+	}
+	if e.lastProbeFail > since.UnixNano() {
+		return false // a probe already failed since: an outage
+	}
+	pctx, cancel := context.WithTimeout(ctx, max(e.cfg.MaxServerBackoff, 5*time.Second))
+	err := e.cfg.Probe(pctx)
+	cancel()
+	if err != nil {
+		e.lastProbeFail = time.Now().UnixNano()
+		return false
+	}
+	e.noteAnswer()
+	return true
+}
+
+func (e *Engine) noteAnswer() { e.lastAnswer.Store(time.Now().UnixNano()) }

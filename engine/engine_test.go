@@ -165,7 +165,7 @@ func parseVal(t *testing.T, v string) (string, int) {
 func runEngine(t *testing.T, cfg Config) (stop func() error, e *Engine) {
 	t.Helper()
 	cfg.Logger = testLogger()
-	e, err := New(cfg, nil)
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,12 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 		ps.lastOffset = r.Offset
 		e.seq++
 		en := &entry{seq: e.seq, rec: r, ps: ps, size: recordSize(r), taken: now}
+		if c := e.carry[ps.tp]; c != nil {
+			if f, ok := c[r.Offset]; ok {
+				en.failures = f // counted before an exactly-once rewind
+				delete(c, r.Offset)
+			}
+		}
 		ps.led.push(en)
 		ps.bytes += en.size
 		e.inflightBytes += en.size
@@ -79,7 +85,7 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 	if len(toPause) > 0 {
 		e.syncPartitions(toPause...)
 		for _, ps := range toPause {
-			e.cfg.Observer.PartitionPaused(ps.tp.topic, ps.tp.partition, true)
+			e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: true})
 		}
 	}
 }

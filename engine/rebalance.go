@@ -49,13 +49,17 @@ func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	// A batch of an earlier assignment of these partitions may still run:
 	// let it finish first, so that a key never runs in two batches at once.
 	e.mu.Lock()
-	zombies := lookup(e.zombies, assigned)
+	var zombies []*partState
+	for t, ps := range assigned {
+		for _, p := range ps {
+			zombies = append(zombies, e.zombies[tp{t, p}]...)
+		}
+	}
 	e.mu.Unlock()
 	if len(zombies) > 0 && !e.waitDispatched(time.Now().Add(e.cfg.DrainTimeout), true, zombies...) {
 		e.log.Warn("assigned: batches of the previous assignment still run; their outputs may repeat")
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	for _, z := range zombies {
 		delete(e.zombies, z.tp)
 	}
@@ -64,7 +68,10 @@ func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 			e.parts[tp{t, p}] = newPartState(tp{t, p})
 		}
 	}
+	n := len(e.parts)
+	e.mu.Unlock()
 	e.log.Info("partitions assigned", "partitions", assigned)
+	e.hooks.assigned(n)
 }
 
 // onRevoked stops dispatching the revoked partitions, lets their in-flight
@@ -86,6 +93,7 @@ func (e *Engine) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 	}
 	e.commit(ctx)
 	e.drop(parts)
+	e.forgetCarry(parts)
 	e.log.Info("partitions revoked", "partitions", revoked)
 }
 
@@ -95,7 +103,18 @@ func (e *Engine) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 	parts := lookup(e.parts, lost)
 	e.mu.Unlock()
 	e.drop(parts)
+	e.forgetCarry(parts)
 	e.log.Warn("partitions lost; dropped without commit", "partitions", lost)
+}
+
+// forgetCarry drops the failure counts kept for parts' records: another
+// member processes them now.
+func (e *Engine) forgetCarry(parts []*partState) {
+	e.mu.Lock()
+	for _, ps := range parts {
+		delete(e.carry, ps.tp)
+	}
+	e.mu.Unlock()
 }
 
 func (e *Engine) drop(parts []*partState) {
@@ -103,7 +122,10 @@ func (e *Engine) drop(parts []*partState) {
 	for _, ps := range parts {
 		ps.dropped = true
 		for i := ps.led.head; i < len(ps.led.entries); i++ {
-			if en := ps.led.entries[i]; !en.done && en.ln != nil && !en.ln.busy {
+			switch en := ps.led.entries[i]; {
+			case en.done:
+				e.releaseBytesLocked(en)
+			case en.ln != nil && !en.ln.busy:
 				e.forgetLocked(en)
 			}
 		}
@@ -121,7 +143,9 @@ func (e *Engine) drop(parts []*partState) {
 		ps.led.entries, ps.led.head = nil, 0
 		delete(e.parts, ps.tp)
 		if ps.dispatched > 0 {
-			e.zombies[ps.tp] = ps
+			// Tracked per dropped state: a partition dropped twice while
+			// an older batch runs keeps both.
+			e.zombies[ps.tp] = append(e.zombies[ps.tp], ps)
 		}
 	}
 	// The dropped lanes' heads changed: take them out of the ready heap
@@ -140,4 +164,8 @@ func (e *Engine) drop(parts []*partState) {
 	e.signalLocked()
 	e.mu.Unlock()
 	e.syncPartitions(parts...) // resume what the memory bound had paused
+	e.mu.Lock()
+	n := len(e.parts)
+	e.mu.Unlock()
+	e.hooks.assigned(n)
 }

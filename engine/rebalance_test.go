@@ -54,7 +54,7 @@ func TestSlowHandlerKeepsMembership(t *testing.T) {
 	cfg := Config{
 		Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)},
 		Handler: echo("out", 2500*time.Millisecond, nil, nil), BatchMaxRecords: 1, MaxInFlightBatches: 2,
-		SessionTimeout: time.Second, RebalanceTimeout: 20 * time.Second,
+		SessionTimeout: time.Second, RebalanceTimeout: 20 * time.Second, DrainTimeout: 5 * time.Second,
 	}
 	_, _ = runEngine(t, cfg)
 	recs := h.consumeAll("out", 8, 30*time.Second)
@@ -72,7 +72,7 @@ func TestShutdownDuringJoinIsBounded(t *testing.T) {
 	e, err := New(Config{
 		Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)},
 		Handler: echo("out", 0, nil, nil), DrainTimeout: time.Second, Logger: testLogger(),
-	}, nil)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,62 +11,75 @@ import (
 	"github.com/ragpipe/ragpipe/fault"
 )
 
+// batchOutcome sums up what a batch's results say about the server.
+type batchOutcome struct {
+	answered bool  // some record succeeded, failed for a record reason, or was pinned as toxic
+	outage   error // a server error the engine could not pin on a record
+	overload bool  // the server pushed back (429, 503, Retry-After)
+}
+
+// process runs one batch and settles its records.
 func (e *Engine) process(ctx context.Context, batch []*entry, bytes int) {
 	recs := make([]*kgo.Record, len(batch))
 	for i, en := range batch {
 		recs[i] = en.rec
 	}
 	start := time.Now()
-	results := run(ctx, e.cfg.Handler, recs)
-	e.cfg.Observer.BatchHandled(len(batch), bytes, time.Since(start))
+	r := runner{h: e.cfg.Handler, answered: e.answered, onAnswer: e.noteAnswer}
+	outs := r.run(ctx, recs)
+	took := time.Since(start)
+	var failed map[fault.Class]int
+	for _, o := range outs {
+		if o.Err != nil {
+			if failed == nil {
+				failed = map[fault.Class]int{}
+			}
+			failed[fault.ClassOf(o.Err)]++
+		}
+	}
+	e.hooks.batchHandled(BatchHandled{Records: len(batch), Bytes: bytes, Took: took, Failed: failed})
 
-	serverErr := error(nil)
-	succeeded := false
+	var bo batchOutcome
 	for i := 0; i < len(batch); {
 		j := i + 1
 		for j < len(batch) && batch[j].ln == batch[i].ln {
 			j++
 		}
-		if e.settle(ctx, batch[i:j], results[i:j], &serverErr) {
-			succeeded = true
-		}
+		e.settle(ctx, batch[i:j], outs[i:j], &bo)
 		i = j
 	}
-	took := time.Since(start)
 	var pause, resume bool
 	e.mu.Lock()
 	e.active--
 	was, limit := e.br.state, e.lim.current()
-	switch {
-	case serverErr != nil:
+	if bo.overload {
 		e.lim.overload()
-		state, d := e.br.failure(time.Now(), fault.RetryAfterOf(serverErr))
-		switch {
-		case e.closing:
-		case state == breakerOpen && was != breakerOpen:
-			pause = was == breakerClosed
-			e.log.Warn("circuit breaker open: server errors persist; pausing intake, no attempt counted",
-				"err", serverErr, "probe_in", d.Round(time.Millisecond), "consecutive_failures", e.br.consecutive)
-		case state == breakerClosed:
-			e.log.Warn("server error; retrying with backoff (no attempt counted)",
-				"err", serverErr, "retry_in", d.Round(time.Millisecond), "consecutive_failures", e.br.consecutive)
+	}
+	switch {
+	case bo.answered:
+		if !bo.overload {
+			e.lim.observe(took, len(batch) >= max(1, e.cfg.BatchMaxRecords/2))
 		}
-	case succeeded || ctx.Err() == nil:
-		// The server answered (a record error is an answer too).
-		e.lim.observe(took, len(batch) >= max(1, e.cfg.BatchMaxRecords/2))
 		if e.br.success() {
 			resume = true
 			e.log.Info("circuit breaker closed: the server answers again; resuming intake")
 		}
+	case bo.outage != nil:
+		state, d := e.br.failure(time.Now(), fault.RetryAfterOf(bo.outage))
+		if state == breakerOpen && was != breakerOpen && !e.closing {
+			pause = was == breakerClosed
+			e.log.Warn("circuit breaker open: server errors persist; pausing intake, no attempt counted",
+				"err", bo.outage, "probe_in", d.Round(time.Millisecond), "consecutive_failures", e.br.consecutive)
+		}
 	}
 	if now := e.lim.current(); now != limit {
-		e.cfg.Observer.ConcurrencyLimit(now)
+		e.hooks.concurrencyLimit(now)
 	}
 	state := e.br.state
 	e.signalLocked()
 	e.mu.Unlock()
 	if state != was {
-		e.cfg.Observer.BreakerChanged(state.String())
+		e.hooks.breakerChanged(state.String())
 	}
 	// Pause fetching whole topics: independent of the per-partition pauses
 	// of the memory bound.
@@ -77,81 +90,148 @@ func (e *Engine) process(ctx context.Context, batch []*entry, bytes int) {
 
 // settle emits the results of one lane's segment in offset order. The first
 // failed record stops the segment: it and the records after it go back to
-// the lane head, so no later output of the key overtakes it. It reports
-// whether any record of the segment succeeded.
-func (e *Engine) settle(ctx context.Context, seg []*entry, res []Result, serverErr *error) bool {
-	ok := false
+// the lane head, so no later output of the key overtakes it.
+func (e *Engine) settle(ctx context.Context, seg []*entry, outs []outcome, bo *batchOutcome) {
 	for i, en := range seg {
-		r := res[i]
-		if r.Err == nil {
-			e.emit(en, r.Outputs)
-			ok = true
+		o := outs[i]
+		if o.Err == nil {
+			e.emit(en, o.Outputs)
+			bo.answered = true
 			continue
 		}
-		if isFatal(r.Err) {
-			e.fail(r.Err)
-			e.mu.Lock()
-			e.putBackLocked(seg[i:], 0)
-			e.mu.Unlock()
-			return ok
+		if isFatal(o.Err) {
+			e.fail(o.Err)
+			e.putBack(seg[i:], 0)
+			return
 		}
-		class := fault.ClassOf(r.Err)
-		if class == fault.ClassServer || ctx.Err() != nil {
-			if ctx.Err() == nil {
-				*serverErr = r.Err
+		if ctx.Err() != nil { // shutting down: not the record's fault
+			e.putBack(seg[i:], 0)
+			return
+		}
+		class := fault.ClassOf(o.Err)
+		if class == fault.ClassServer {
+			if fault.IsOverload(o.Err) {
+				bo.overload = true
 			}
-			e.cfg.Observer.RecordFailed(fault.ClassServer)
-			e.mu.Lock()
-			e.putBackLocked(seg[i:], 0)
-			e.mu.Unlock()
-			return ok
+			if !o.alone || !e.answered(ctx, o.start) {
+				// An outage, or a failure not pinned on this record: retry
+				// after a backoff of its own, count nothing.
+				bo.outage = o.Err
+				e.mu.Lock()
+				en.srvRetries++
+				d := max(backoff(e.cfg.RetryBackoff, e.cfg.MaxServerBackoff, en.srvRetries), fault.RetryAfterOf(o.Err))
+				e.putBackLocked(seg[i:], d)
+				e.mu.Unlock()
+				e.hooks.recordFailed(e.failedEvent(en, class, false, o.Err))
+				return
+			}
+			// Alone, while the server answers others: the record's own.
+		} else {
+			// A record error (or a batch error on a record alone).
+			class = fault.ClassRecord
 		}
-		// A record error (or a batch error on a record alone): count it.
-		now := time.Now()
-		en.attempts++
-		if en.first.IsZero() {
-			en.first = now
+		bo.answered = true
+		if n, retryIn := e.countFailure(en, class, o.Err); retryIn > 0 {
+			e.putBack(seg[i:], retryIn)
+		} else {
+			e.deadLetter(seg, i, o.Err, class, n)
 		}
-		en.last = now
-		e.cfg.Observer.RecordFailed(fault.ClassRecord)
-		log := e.log.With("topic", en.rec.Topic, "partition", en.rec.Partition, "offset", en.rec.Offset,
-			"key", string(en.rec.Key), "attempt", en.attempts, "err", r.Err)
-		if en.attempts < e.cfg.MaxAttempts {
-			d := backoff(e.cfg.RetryBackoff, e.cfg.MaxRetryBackoff, en.attempts)
-			log.Warn("record failed; retrying its key after backoff", "retry_in", d.Round(time.Millisecond))
-			e.mu.Lock()
-			e.putBackLocked(seg[i:], d)
-			e.mu.Unlock()
-			return ok
-		}
-		log.Error("record failed too often; dead-lettering it")
-		e.cfg.Observer.RecordDeadLettered()
-		var outs []*kgo.Record
-		if e.cfg.DeadLetter != nil {
-			outs = e.cfg.DeadLetter(en.rec, Failure{
-				Stage: e.cfg.Stage, Err: r.Err, Class: fault.ClassRecord, Attempts: en.attempts,
-				FirstFailure: en.first, LastFailure: en.last,
-			})
-		}
-		e.emit(en, outs)
-		if i+1 < len(seg) {
-			// The rest of the segment was computed before the record was
-			// given up; hand it to the handler again, which may now skip
-			// the failed document's remaining records.
-			e.mu.Lock()
-			e.putBackLocked(seg[i+1:], 0)
-			e.mu.Unlock()
-			return ok
-		}
+		return
 	}
 	e.mu.Lock()
 	e.releaseLocked(seg[0].ln)
 	e.mu.Unlock()
-	return ok
+}
+
+// countFailure counts a failure of en (class record: an attempt; class
+// server: a failure alone while the server answers). It returns the count
+// and, below the limit, the backoff before the record's retry; zero at the
+// limit: dead-letter it.
+func (e *Engine) countFailure(en *entry, class fault.Class, err error) (int, time.Duration) {
+	now := time.Now()
+	e.mu.Lock()
+	var n, limit int
+	base, ceiling := e.cfg.RetryBackoff, e.cfg.MaxRetryBackoff
+	if class == fault.ClassServer {
+		en.srvFails++
+		n, limit, ceiling = en.srvFails, e.cfg.MaxServerFailures, e.cfg.MaxServerBackoff
+	} else {
+		en.attempts++
+		n, limit = en.attempts, e.cfg.MaxAttempts
+	}
+	if en.first.IsZero() {
+		en.first = now
+	}
+	en.last = now
+	e.mu.Unlock()
+	e.hooks.recordFailed(e.failedEvent(en, class, true, err))
+	if n >= limit {
+		return n, 0
+	}
+	d := max(backoff(base, ceiling, n), fault.RetryAfterOf(err), time.Millisecond)
+	log := e.log.With("topic", en.rec.Topic, "partition", en.rec.Partition, "offset", en.rec.Offset,
+		"key", string(en.rec.Key), "class", class.String(), "failures", n, "err", err, "retry_in", d.Round(time.Millisecond))
+	if class == fault.ClassServer {
+		log.Warn("record failed alone with a server error while the server answers others; retrying it alone", "limit", limit)
+	} else {
+		log.Warn("record failed; retrying its key after backoff")
+	}
+	return n, d
+}
+
+func (e *Engine) failedEvent(en *entry, class fault.Class, counted bool, err error) RecordFailed {
+	return RecordFailed{Topic: en.rec.Topic, Partition: en.rec.Partition, Offset: en.rec.Offset,
+		Class: class, Counted: counted, Err: err}
+}
+
+// deadLetter gives up on seg[i]: its dead-letter records are produced and
+// it is done once they are acknowledged. The rest of the segment was
+// computed before the record was given up; it goes back to the lane, so
+// the handler sees it again (and may now skip the failed document's other
+// records).
+func (e *Engine) deadLetter(seg []*entry, i int, err error, class fault.Class, failures int) {
+	en := seg[i]
+	e.log.Error("record failed too often; dead-lettering it", "topic", en.rec.Topic, "partition", en.rec.Partition,
+		"offset", en.rec.Offset, "key", string(en.rec.Key), "class", class.String(), "failures", failures, "err", err)
+	e.hooks.recordDeadLettered(e.failedEvent(en, class, true, err))
+	var outs []*kgo.Record
+	if e.cfg.DeadLetter != nil {
+		e.mu.Lock()
+		f := Failure{Stage: e.cfg.Stage, Err: err, Class: class, Attempts: failures,
+			FirstFailure: en.first, LastFailure: en.last}
+		e.mu.Unlock()
+		outs = e.cfg.DeadLetter(en.rec, f)
+	}
+	e.emit(en, outs)
+	e.mu.Lock()
+	if i+1 < len(seg) {
+		e.putBackLocked(seg[i+1:], 0)
+	} else {
+		e.releaseLocked(en.ln)
+	}
+	e.mu.Unlock()
+}
+
+// putBack is putBackLocked under e.mu.
+func (e *Engine) putBack(seg []*entry, delay time.Duration) {
+	e.mu.Lock()
+	e.putBackLocked(seg, delay)
+	e.mu.Unlock()
 }
 
 // emit produces outs in order; the record is done when all are acknowledged.
+// Nothing is produced for a record of a dropped partition (its next owner
+// processes it again) or while an exactly-once round is being aborted.
 func (e *Engine) emit(en *entry, outs []*kgo.Record) {
+	e.produceGate.RLock()
+	defer e.produceGate.RUnlock()
+	e.mu.Lock()
+	skip := en.ps.dropped || e.aborting
+	e.mu.Unlock()
+	if skip {
+		e.discard(en)
+		return
+	}
 	if len(outs) == 0 {
 		e.complete(en)
 		return
@@ -161,8 +241,8 @@ func (e *Engine) emit(en *entry, outs []*kgo.Record) {
 		if out.Key == nil {
 			out.Key = en.rec.Key
 		}
-		if e.lineage != nil {
-			out.Headers = append(out.Headers, e.lineage(en.rec)...)
+		if e.cfg.Lineage != nil {
+			out.Headers = append(out.Headers, e.cfg.Lineage(en.rec)...)
 		}
 		e.cl.Produce(e.produceCtx, out, func(r *kgo.Record, err error) {
 			if err != nil {
@@ -177,11 +257,25 @@ func (e *Engine) emit(en *entry, outs []*kgo.Record) {
 	}
 }
 
+// discard settles a dispatched record whose outputs are not produced: it
+// stays not done and is forgotten (its partition is gone or being
+// rewound), so it is read again by whoever owns the partition next.
+func (e *Engine) discard(en *entry) {
+	e.mu.Lock()
+	en.ps.dispatched--
+	e.dispatched--
+	if en.ps.dropped {
+		e.forgetLocked(en)
+	}
+	e.signalLocked()
+	e.mu.Unlock()
+}
+
 // abandon gives up on en after its output could not be produced: the
 // record stays not done (its offset is never committed, so it is read
 // again after a restart) and the engine stops, unless it was already
-// shutting down (the output was cut off by the deadline, or an aborted
-// transaction).
+// shutting down (the output was cut off by the deadline), aborting a
+// transaction, or the partition was dropped.
 func (e *Engine) abandon(en *entry, err error) {
 	if en.pending.Swap(-1) < 0 {
 		return // already abandoned for another output
@@ -189,17 +283,18 @@ func (e *Engine) abandon(en *entry, err error) {
 	e.mu.Lock()
 	en.ps.dispatched--
 	e.dispatched--
-	closing := e.closing
+	quiet := e.closing || e.aborting || en.ps.dropped
 	e.signalLocked()
 	e.mu.Unlock()
-	if closing {
-		e.log.Debug("output not produced during shutdown; the record will be read again", "err", err)
+	if quiet {
+		e.log.Debug("output not produced during shutdown, an abort or a revoke; the record will be read again", "err", err)
 		return
 	}
 	e.fail(err)
 }
 
-// complete marks en done and advances its partition's watermark.
+// complete marks en done and advances its partition's watermark; the
+// records the watermark passes stop counting against the memory bound.
 func (e *Engine) complete(en *entry) {
 	var (
 		mark   map[string]map[int32]kgo.EpochOffset
@@ -214,10 +309,11 @@ func (e *Engine) complete(en *entry) {
 		return
 	}
 	en.done = true
-	e.inflightBytes -= en.size
 	e.inflightRecords--
-	ps.bytes -= en.size
-	if !ps.dropped && ps.led.advance() {
+	switch {
+	case ps.dropped:
+		e.releaseBytesLocked(en)
+	case ps.led.advance(e.releaseBytesLocked):
 		mark = map[string]map[int32]kgo.EpochOffset{ps.tp.topic: {ps.tp.partition: {Epoch: ps.led.epoch, Offset: ps.led.next}}}
 	}
 	if ps.paused && !ps.dropped && ps.bytes <= e.shareLocked()/2 {
@@ -227,13 +323,13 @@ func (e *Engine) complete(en *entry) {
 	e.signalLocked()
 	e.mu.Unlock()
 	e.done.Add(1)
-	e.cfg.Observer.RecordsDone(1)
+	e.hooks.recordsDone(1)
 	if mark != nil && !e.cfg.ExactlyOnce {
 		e.cl.MarkCommitOffsets(mark)
 	}
 	if resume {
 		e.syncPartitions(ps)
-		e.cfg.Observer.PartitionPaused(ps.tp.topic, ps.tp.partition, false)
+		e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: false})
 	}
 }
 

@@ -12,11 +12,12 @@ type tp struct {
 	partition int32
 }
 
+// partState is an assigned partition. Every field is guarded by Engine.mu.
 type partState struct {
 	tp         tp
 	led        ledger
 	lanes      map[laneKey]*lane
-	bytes      int64 // bytes of records taken and not done
+	bytes      int64 // bytes of records taken and not yet past the watermark
 	dispatched int   // records of this partition dispatched and not settled
 	lastOffset int64
 	hwm        int64 // high watermark from the last fetch, for lag
@@ -42,19 +43,35 @@ type lane struct {
 	queued bool // in the ready queue
 }
 
+// entry is one record taken from Kafka. Its fields are guarded by
+// Engine.mu, except pending (outputs not yet acknowledged), which produce
+// callbacks count down.
 type entry struct {
-	seq      uint64 // intake order across partitions
-	rec      *kgo.Record
-	ps       *partState
-	ln       *lane
-	size     int64
-	attempts int
-	first    time.Time
-	last     time.Time
+	seq  uint64 // intake order across partitions
+	rec  *kgo.Record
+	ps   *partState
+	ln   *lane
+	size int64
+	// failures is what the record's failed attempts left behind; it
+	// survives an exactly-once rewind (Engine.carry).
+	failures
 	taken    time.Time
 	pending  atomic.Int32
-	done     bool
+	done     bool // outputs acknowledged, dead-lettered, or forgotten
+	released bool // its bytes no longer count against the bound
 }
+
+// failures counts a record's failed attempts.
+type failures struct {
+	attempts    int // record-class failures (MaxAttempts)
+	srvFails    int // server-class failures alone while the server answered (MaxServerFailures)
+	srvRetries  int // server-class failures during outages, for the backoff only
+	first, last time.Time
+}
+
+// suspect says the record failed alone with a server error while the
+// server answered others: it is sent alone until it succeeds.
+func (f *failures) suspect() bool { return f.srvFails > 0 }
 
 func newPartState(k tp) *partState {
 	return &partState{tp: k, led: newLedger(), lanes: map[laneKey]*lane{}, lastOffset: -1}
@@ -131,14 +148,23 @@ func (e *Engine) releaseLocked(ln *lane) {
 	e.readyLocked(ln)
 }
 
-// forgetLocked drops an undone record of a dropped partition.
+// forgetLocked drops a record of a dropped partition.
 func (e *Engine) forgetLocked(en *entry) {
-	if en.done {
+	if !en.done {
+		en.done = true
+		e.inflightRecords--
+	}
+	e.releaseBytesLocked(en)
+}
+
+// releaseBytesLocked stops counting en's bytes against the bound: when the
+// watermark passes it, or its partition is dropped.
+func (e *Engine) releaseBytesLocked(en *entry) {
+	if en.released {
 		return
 	}
-	en.done = true
+	en.released = true
 	e.inflightBytes -= en.size
-	e.inflightRecords--
 	en.ps.bytes -= en.size
 }
 

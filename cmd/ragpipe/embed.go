@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ragpipe/ragpipe/embed"
-	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/stage"
 )
 
@@ -59,12 +58,10 @@ func newEmbedCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failures := stage.NewFailures(0)
-			s := &stage.Embed{Embedder: em, Failures: failures}
-			return w.run(cmd.Context(), g, "embed", []string{event.TopicParsed}, s.Handle, failures)
+			return w.run(cmd.Context(), g, stage.EmbedWorker(em))
 		},
 	}
-	w.register(cmd, "ragpipe-embed", 64)
+	w.register(cmd, stage.EmbedGroup, stage.EmbedBatchSize)
 	ef.register(cmd)
 	return cmd
 }
