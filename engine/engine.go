@@ -119,7 +119,6 @@ func (e *Engine) clientOpts() []kgo.Opt {
 		kgo.RebalanceTimeout(e.cfg.RebalanceTimeout),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		// Small fetches: a fetched record pins its whole response buffer
 		// until it is done, so the buffers count against the bound too.
 		kgo.FetchMaxBytes(int32(min(e.cfg.MaxInFlightBytes/16, 4<<20))),

@@ -334,7 +334,7 @@ func TestExactlyOnceAcrossRestart(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	_, e = runEngine(t, cfg)
+	_, _ = runEngine(t, cfg)
 	deadline = time.Now().Add(20 * time.Second)
 	for len(h.consumeAll("out", keys*n, 100*time.Millisecond)) < keys*n && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

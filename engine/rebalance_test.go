@@ -109,9 +109,9 @@ func TestRevokeCommitsDoneWork(t *testing.T) {
 	_, e1 := runEngine(t, cfg)
 	waitDone(t, e1, 100)
 	_, _ = runEngine(t, cfg)
-	recs := h.consumeAll("out", keys*n, 30*time.Second)
+	h.consumeAll("out", keys*n, 30*time.Second) // wait for all
 	time.Sleep(500 * time.Millisecond)
-	recs = h.consumeAll("out", keys*n+1, time.Second)
+	recs := h.consumeAll("out", keys*n+1, time.Second)
 	checkOrder(t, recs, keys, n)
 	// Without a commit on revoke, the partition moved to the new member
 	// would be redone from the start (about half the records).

@@ -123,8 +123,8 @@ func TestPoisonedDocumentsFailAloneOnKafka(t *testing.T) {
 	indexP := start(t, "index", "index", "--brokers", brokers, "--group", "it-poison-index", "--data", data)
 	docs, chunks := parseIngested(t, mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--max-tokens", "48", "--overlap", "8", corpus))
 
-	dlq := readTopic(t, brokers, event.TopicDLQ, time.Minute, atLeast(len(poisoned)))
-	failedRecs := readTopic(t, brokers, event.TopicFailed, 30*time.Second, atLeast(len(poisoned)))
+	readTopic(t, brokers, event.TopicDLQ, time.Minute, atLeast(len(poisoned)))
+	readTopic(t, brokers, event.TopicFailed, 30*time.Second, atLeast(len(poisoned)))
 	indexed := readTopic(t, brokers, event.TopicIndexed, time.Minute, func(rs []*kgo.Record) bool {
 		seen := map[string]bool{}
 		for _, r := range rs {
@@ -133,8 +133,8 @@ func TestPoisonedDocumentsFailAloneOnKafka(t *testing.T) {
 		return len(seen) >= docs-len(poisoned)
 	})
 	time.Sleep(2 * time.Second) // let any stray record arrive
-	dlq = readTopic(t, brokers, event.TopicDLQ, 3*time.Second, atLeast(len(poisoned)+1))
-	failedRecs = readTopic(t, brokers, event.TopicFailed, 3*time.Second, atLeast(len(poisoned)+1))
+	dlq := readTopic(t, brokers, event.TopicDLQ, 3*time.Second, atLeast(len(poisoned)+1))
+	failedRecs := readTopic(t, brokers, event.TopicFailed, 3*time.Second, atLeast(len(poisoned)+1))
 	embedP.stop(20 * time.Second)
 	indexP.stop(20 * time.Second)
 
