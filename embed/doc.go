@@ -50,11 +50,14 @@
 //     i is empty, holds NaN or ±Inf, or has the wrong dimension is also
 //     fault.RecordAt(i). Missing vectors are RecordAt the first missing index
 //     when the answer's indices make it identifiable, Server otherwise.
-//   - 401 and 403 are not retriable and are not a record's fault: the error
-//     wraps ErrUnauthorized and carries no fault class. Workers must check
-//     errors.Is(err, ErrUnauthorized) before fault.ClassOf and treat it as
-//     fatal (stop and report the configuration error), because retrying
-//     would stall forever and dead-lettering would lose every record.
+//   - fault.Fatal (stop the worker and report the configuration error; no
+//     retry, no dead letter): 401 and 403 (the error wraps ErrUnauthorized),
+//     and 404 from an endpoint that has never answered an embedding
+//     request, which means a mistyped URL (the error wraps ErrNotFound,
+//     names the URL and suggests the right one: OpenAI-compatible base URLs
+//     end in /v1, TEI's native API takes the server's root). After a first
+//     success a 404 is a fault.Server error: a proxy or a server being
+//     redeployed, which passes.
 //
 // TEI answers 413 both for a batch that is too big and for an input that is
 // too long; see TEI for how it is told apart.

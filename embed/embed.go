@@ -27,8 +27,14 @@ type Embedder interface {
 }
 
 // ErrUnauthorized is wrapped by the error returned when the server answers
-// 401 or 403. It has no fault class: workers treat it as fatal.
+// 401 or 403. That error is of class fault.ClassFatal: workers stop.
 var ErrUnauthorized = errors.New("embedding server refused the credentials")
+
+// ErrNotFound is wrapped by the (fault.Fatal) error returned when an
+// endpoint that has never answered an embedding request answers 404: the
+// configured URL is wrong. After a first success a 404 is a fault.Server
+// error (a proxy or a restarting server), and does not wrap ErrNotFound.
+var ErrNotFound = errors.New("no embedding API at this URL")
 
 // ErrTimeout is wrapped by the (fault.Server) error returned when the server
 // did not answer within Config.Timeout.

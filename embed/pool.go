@@ -152,8 +152,9 @@ type EndpointHealth struct {
 //     again (0 if one may be now).
 //   - Errors that say nothing of the endpoint's health are returned at
 //     once, without failover and without touching the breaker: the
-//     caller's cancellation, ErrUnauthorized (a configuration error the
-//     caller must treat as fatal) and ErrInputTooLong (nothing was sent).
+//     caller's cancellation, fault.Fatal errors such as ErrUnauthorized
+//     and ErrNotFound (a configuration error: the worker must stop) and
+//     ErrInputTooLong (nothing was sent).
 //
 // After PoolConfig.FailureThreshold server errors in a row an endpoint's
 // breaker opens (logged at warn): it takes no call for a backoff that
@@ -251,6 +252,7 @@ func classify(ctx context.Context, err error) outcome {
 	case err == nil:
 		return outcomeSuccess
 	case ctx.Err() != nil && fault.IsCanceled(err),
+		fault.ClassOf(err) == fault.ClassFatal,
 		errors.Is(err, ErrUnauthorized),
 		errors.Is(err, ErrInputTooLong):
 		return outcomeNeutral

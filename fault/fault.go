@@ -17,6 +17,9 @@ const (
 	ClassRecord
 	// ClassBatch is a failure caused by the size of a request: split it.
 	ClassBatch
+	// ClassFatal is a failure no retry can fix (rejected credentials, a
+	// mistyped URL): stop the worker and report it.
+	ClassFatal
 )
 
 // String returns the name used in logs, metrics and dead-letter headers.
@@ -26,6 +29,8 @@ func (c Class) String() string {
 		return "record"
 	case ClassBatch:
 		return "batch"
+	case ClassFatal:
+		return "fatal"
 	default:
 		return "server"
 	}
@@ -61,6 +66,14 @@ func RecordAt(index int, err error) error { return wrap(ClassRecord, index, err)
 
 // Batch marks err as caused by the size of a request.
 func Batch(err error) error { return wrap(ClassBatch, -1, err) }
+
+// Fatal marks err as a failure that no retry can fix, such as rejected
+// credentials or a URL where no embedding server answers: the worker must
+// stop and report it, neither retrying nor dead-lettering anything.
+func Fatal(err error) error { return wrap(ClassFatal, -1, err) }
+
+// IsFatal reports whether err is of ClassFatal.
+func IsFatal(err error) bool { return ClassOf(err) == ClassFatal }
 
 // Server marks err as a failure of the server; retryAfter may be zero.
 func Server(err error, retryAfter time.Duration) error {
