@@ -42,6 +42,25 @@ type PoolConfig struct {
 	// below the endpoint's Retry-After. Defaults 1s and 30s.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// A request that has run for HedgeMultiplier times its endpoint's p99
+	// latency (over its last HedgeWindow successful requests), and at
+	// least HedgeFloor, is hedged: sent again, the first answer winning.
+	// Nothing is hedged before the endpoint has answered HedgeMinSamples
+	// requests. Defaults 3 and 250ms; a negative HedgeMultiplier turns
+	// hedging off.
+	HedgeMultiplier float64
+	HedgeFloor      time.Duration
+	// HedgeBudget is the share of requests that may be hedged, beyond a
+	// burst of HedgeBurst hedges (a token bucket), so that an overloaded
+	// server is not sent a storm of hedges. Defaults 0.1 and 10.
+	HedgeBudget float64
+	HedgeBurst  int
+	// After BatchProbeAfter requests at a learned batch limit succeed, the
+	// limit is raised halfway towards the smallest size that failed, but
+	// never to a size that failed less than BatchLimitMemory ago (then it
+	// doubles). Defaults 256 and 10 minutes.
+	BatchProbeAfter  int
+	BatchLimitMemory time.Duration
 	// Logger receives breaker state changes. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -56,6 +75,24 @@ func (c PoolConfig) WithDefaults() PoolConfig {
 	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = max(DefaultMaxBackoff, c.MinBackoff)
+	}
+	if c.HedgeMultiplier == 0 {
+		c.HedgeMultiplier = DefaultHedgeMultiplier
+	}
+	if c.HedgeFloor == 0 {
+		c.HedgeFloor = DefaultHedgeFloor
+	}
+	if c.HedgeBudget == 0 {
+		c.HedgeBudget = DefaultHedgeBudget
+	}
+	if c.HedgeBurst == 0 {
+		c.HedgeBurst = DefaultHedgeBurst
+	}
+	if c.BatchProbeAfter == 0 {
+		c.BatchProbeAfter = DefaultBatchProbeAfter
+	}
+	if c.BatchLimitMemory == 0 {
+		c.BatchLimitMemory = DefaultBatchLimitMemory
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -72,6 +109,16 @@ func (c PoolConfig) Validate() error {
 		return fmt.Errorf("embed: min backoff %s is not positive", c.MinBackoff)
 	case c.MaxBackoff < c.MinBackoff:
 		return fmt.Errorf("embed: max backoff %s is below min backoff %s", c.MaxBackoff, c.MinBackoff)
+	case c.HedgeFloor < 0:
+		return fmt.Errorf("embed: negative hedge floor %s", c.HedgeFloor)
+	case !(c.HedgeBudget > 0 && c.HedgeBudget <= 1):
+		return fmt.Errorf("embed: hedge budget %v is not in (0, 1]", c.HedgeBudget)
+	case c.HedgeBurst < 1:
+		return fmt.Errorf("embed: hedge burst %d is below 1", c.HedgeBurst)
+	case c.BatchProbeAfter < 1:
+		return fmt.Errorf("embed: batch probe after %d is below 1", c.BatchProbeAfter)
+	case c.BatchLimitMemory < 0:
+		return fmt.Errorf("embed: negative batch limit memory %s", c.BatchLimitMemory)
 	}
 	return nil
 }
@@ -125,6 +172,22 @@ type EndpointHealth struct {
 	// RetryAt is when an open breaker lets a probe through; zero when
 	// closed.
 	RetryAt time.Time
+	// BatchLimit is the most inputs sent to it in one request: the limit
+	// learned from its batch errors, or its own (such as TEI's
+	// max_client_batch_size); 0 means none.
+	BatchLimit int
+	// LatencyP99 is the p99 of its last HedgeWindow successful requests,
+	// and HedgeAfter how long a request to it runs before it is hedged;
+	// both 0 before HedgeMinSamples requests (HedgeAfter also when hedging
+	// is off).
+	LatencyP99 time.Duration
+	HedgeAfter time.Duration
+	// Hedged counts its requests that ran past HedgeAfter and were
+	// hedged; Hedges the hedges sent to it, HedgeWins those that answered
+	// first.
+	Hedged    int64
+	Hedges    int64
+	HedgeWins int64
 }
 
 // Pool spreads Embed calls over several endpoints that serve the same
@@ -175,9 +238,10 @@ type Pool struct {
 	model string
 	now   func() time.Time
 
-	mu  sync.Mutex
-	eps []*endpoint
-	rr  int // where the round-robin tie-break starts next
+	mu     sync.Mutex
+	eps    []*endpoint
+	rr     int // where the round-robin tie-break starts next
+	budget hedgeBudget
 }
 
 // endpoint is the state of one endpoint, guarded by Pool.mu.
@@ -195,6 +259,11 @@ type endpoint struct {
 	inFlight           int
 	latency            time.Duration // EWMA
 	requests, failures int64
+
+	window                    latencyWindow
+	hedged, hedges, hedgeWins int64
+	limit                     learnedLimit
+	maxInputs                 func() int // the endpoint's own limit; nil = none
 }
 
 // NewPool returns a Pool over endpoints, in order of preference for ties.
@@ -208,6 +277,7 @@ func NewPool(endpoints []Embedder, cfg PoolConfig) (*Pool, error) {
 		return nil, errors.New("embed: a pool needs at least one endpoint")
 	}
 	p := &Pool{cfg: cfg, log: cfg.Logger.With("component", "embed-pool"), now: time.Now}
+	p.budget.tokens = float64(cfg.HedgeBurst)
 	seen := make(map[string]int, len(endpoints))
 	for i, e := range endpoints {
 		if e == nil {
@@ -223,7 +293,11 @@ func NewPool(endpoints []Embedder, cfg PoolConfig) (*Pool, error) {
 			return nil, fmt.Errorf("embed: pool endpoints serve different models: %s serves %q, %s serves %q (give the same model name to all)",
 				p.eps[0].name, p.model, name, m)
 		}
-		p.eps = append(p.eps, &endpoint{e: e, name: name})
+		ep := &endpoint{e: e, name: name}
+		if m, ok := e.(interface{ MaxInputs() int }); ok {
+			ep.maxInputs = m.MaxInputs
+		}
+		p.eps = append(p.eps, ep)
 	}
 	return p, nil
 }
@@ -263,8 +337,14 @@ func classify(ctx context.Context, err error) outcome {
 	}
 }
 
-// Embed sends inputs to the best endpoint, failing over to the others on
-// server errors; see Pool.
+// callState is what one Embed call has used up.
+type callState struct {
+	hedged bool // a request of the call was hedged
+}
+
+// Embed sends inputs to the best endpoint, in requests of at most the
+// endpoint's batch limit, hedging slow requests and failing over to the
+// other endpoints on server errors; see Pool.
 func (p *Pool) Embed(ctx context.Context, inputs []string) ([][]float32, error) {
 	if len(inputs) == 0 {
 		return [][]float32{}, nil
@@ -272,15 +352,37 @@ func (p *Pool) Embed(ctx context.Context, inputs []string) ([][]float32, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, fault.Server(fmt.Errorf("embed: pool: not sent: %w", err), 0)
 	}
+	var st callState
+	out := make([][]float32, 0, len(inputs))
+	for len(out) < len(inputs) {
+		base := len(out)
+		vecs, err := p.embedPart(ctx, inputs[base:], &st)
+		if err != nil {
+			return nil, offsetIndex(err, base)
+		}
+		out = append(out, vecs...)
+	}
+	return out, nil
+}
+
+// embedPart sends one request for a prefix of rest, failing over and
+// re-sending smaller requests after a batch error, and returns the vectors
+// of that prefix.
+func (p *Pool) embedPart(ctx context.Context, rest []string, st *callState) ([][]float32, error) {
 	tried := make([]bool, len(p.eps))
 	hints := make([]time.Duration, len(p.eps)) // Retry-After by endpoint
 	var (
 		lastErr  error
 		lastName string
 		attempts int
+		resplits int
+		again    = -1 // endpoint to re-send to after a batch error
 	)
 	for {
-		i, gen, wait, ok := p.acquire(tried)
+		i, gen, wait, ok := p.reacquire(again)
+		if !ok {
+			i, gen, wait, ok = p.acquire(tried)
+		}
 		if !ok {
 			if attempts == 0 {
 				why := "a probe is in flight"
@@ -292,24 +394,64 @@ func (p *Pool) Embed(ctx context.Context, inputs []string) ([][]float32, error) 
 			}
 			break
 		}
-		tried[i] = true
-		ep := p.eps[i]
-		start := time.Now()
-		vecs, err := ep.e.Embed(ctx, inputs)
-		o := classify(ctx, err)
-		p.release(i, gen, time.Since(start), o, err)
-		if o != outcomeFailure {
-			return vecs, err
+		again = -1
+		win, won, failed := p.race(ctx, i, gen, rest, tried, st)
+		for _, f := range failed {
+			tried[f.ep] = true
+			hints[f.ep] = fault.RetryAfterOf(f.err)
+			attempts++
+			lastErr, lastName = f.err, p.eps[f.ep].name
 		}
-		attempts++
-		lastErr, lastName = err, ep.name
-		hints[i] = fault.RetryAfterOf(err)
+		if !won {
+			continue
+		}
+		if win.err != nil && win.n > 1 && fault.ClassOf(win.err) == fault.ClassBatch && resplits < maxResplits {
+			// The endpoint's limit has dropped (see release): re-send
+			// there in smaller requests.
+			resplits++
+			again = win.ep
+			continue
+		}
+		return win.vecs, win.err
 	}
 	if attempts == 1 {
 		return nil, lastErr
 	}
 	ra := p.retryAfter(tried, hints)
 	return nil, fault.Server(fmt.Errorf("embed: pool: all %d endpoints tried failed; the last, %s: %w", attempts, lastName, lastErr), ra)
+}
+
+// chunkLocked returns how many of n inputs to send ep in one request.
+func (p *Pool) chunkLocked(ep *endpoint, n int) int {
+	if l := ep.limit.limit(ep.ceiling()); l > 0 {
+		return min(n, l)
+	}
+	return n
+}
+
+// ceiling returns the endpoint's own batch limit, or 0.
+func (ep *endpoint) ceiling() int {
+	if ep.maxInputs == nil {
+		return 0
+	}
+	return ep.maxInputs()
+}
+
+// reacquire counts another call in flight on endpoint i (if i ≥ 0) when
+// its breaker lets one through without a probe.
+func (p *Pool) reacquire(i int) (int, uint64, time.Duration, bool) {
+	if i < 0 {
+		return 0, 0, 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ep := p.eps[i]
+	if ep.state != BreakerClosed {
+		return 0, 0, 0, false
+	}
+	ep.inFlight++
+	ep.requests++
+	return i, ep.gen, 0, true
 }
 
 // acquire picks the endpoint for the next attempt, skipping those already
@@ -373,9 +515,9 @@ func (p *Pool) acquire(tried []bool) (i int, gen uint64, wait time.Duration, ok 
 	return best, ep.gen, 0, true
 }
 
-// release records the outcome of a call to endpoint i acquired at
-// generation gen, and moves its breaker.
-func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err error) {
+// release records the outcome of a request of n inputs to endpoint i
+// acquired at generation gen, moves its breaker and its batch limit.
+func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err error, n int) {
 	var logf func()
 	p.mu.Lock()
 	ep := p.eps[i]
@@ -389,6 +531,16 @@ func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err err
 			} else {
 				ep.latency += time.Duration(latencyWeight * float64(took-ep.latency))
 			}
+			ep.window.add(took)
+			from, to := ep.limit.succeeded(n, ep.ceiling(), p.cfg.BatchProbeAfter, p.now(), p.cfg.BatchLimitMemory)
+			if to != from {
+				logf = p.limitLog(ep.name, from, to, "probing a larger batch", nil)
+			}
+		} else if n > 1 && fault.ClassOf(err) == fault.ClassBatch {
+			from, to := ep.limit.failed(n, ep.ceiling(), p.now(), p.cfg.BatchLimitMemory)
+			if to != from {
+				logf = p.limitLog(ep.name, from, to, fmt.Sprintf("a request of %d inputs was too big", n), err)
+			}
 		}
 		if !current {
 			break
@@ -397,8 +549,13 @@ func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err err
 		if ep.state == BreakerHalfOpen {
 			ep.state, ep.probing, ep.opens = BreakerClosed, false, 0
 			ep.gen++
-			name := ep.name
-			logf = func() { p.log.Info("embedding endpoint recovered; breaker closed", "endpoint", name) }
+			name, limitf := ep.name, logf
+			logf = func() {
+				if limitf != nil {
+					limitf()
+				}
+				p.log.Info("embedding endpoint recovered; breaker closed", "endpoint", name)
+			}
 		}
 	case outcomeFailure:
 		ep.failures++
@@ -417,6 +574,18 @@ func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err err
 	p.mu.Unlock()
 	if logf != nil {
 		logf()
+	}
+}
+
+// limitLog returns the log call for a change of an endpoint's batch limit
+// (0: none).
+func (p *Pool) limitLog(name string, from, to int, why string, err error) func() {
+	return func() {
+		args := []any{"endpoint", name, "from", from, "to", to, "reason", why}
+		if err != nil {
+			args = append(args, "err", err)
+		}
+		p.log.Info("embedding endpoint's batch limit changed", args...)
 	}
 }
 
@@ -486,6 +655,12 @@ func (p *Pool) Health() []EndpointHealth {
 			Latency:             ep.latency,
 			Requests:            ep.requests,
 			Failures:            ep.failures,
+			BatchLimit:          ep.limit.limit(ep.ceiling()),
+			LatencyP99:          ep.window.percentile99(),
+			HedgeAfter:          p.hedgeAfterLocked(ep),
+			Hedged:              ep.hedged,
+			Hedges:              ep.hedges,
+			HedgeWins:           ep.hedgeWins,
 		}
 		if ep.state != BreakerClosed {
 			h.RetryAt = ep.until
