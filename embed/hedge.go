@@ -126,7 +126,8 @@ func (p *Pool) acquireHedge(tried []bool, primary int) (i int, gen uint64, ok bo
 type sendResult struct {
 	ep    int
 	gen   uint64
-	n     int // inputs sent
+	n     int  // inputs sent
+	probe bool // they probe a larger batch limit
 	vecs  [][]float32
 	err   error
 	o     outcome
@@ -136,7 +137,7 @@ type sendResult struct {
 // send sends chunk to endpoint i, acquired at generation gen, and records
 // the outcome. A request canceled because another answered first is
 // neutral: it says nothing of the endpoint's health.
-func (p *Pool) send(ctx context.Context, i int, gen uint64, chunk []string, hedge bool) sendResult {
+func (p *Pool) send(ctx context.Context, i int, gen uint64, chunk []string, probe, hedge bool) sendResult {
 	start := time.Now()
 	vecs, err := p.eps[i].e.Embed(ctx, chunk)
 	took := time.Since(start)
@@ -144,8 +145,8 @@ func (p *Pool) send(ctx context.Context, i int, gen uint64, chunk []string, hedg
 	if err != nil && errors.Is(context.Cause(ctx), errLostRace) {
 		o = outcomeNeutral
 	}
-	p.release(i, gen, took, o, err, len(chunk))
-	return sendResult{ep: i, gen: gen, n: len(chunk), vecs: vecs, err: err, o: o, hedge: hedge}
+	p.release(i, gen, took, o, err, len(chunk), probe)
+	return sendResult{ep: i, gen: gen, n: len(chunk), probe: probe, vecs: vecs, err: err, o: o, hedge: hedge}
 }
 
 // race sends rest[:limit] to endpoint i (acquired at generation gen) and,
@@ -157,7 +158,7 @@ func (p *Pool) send(ctx context.Context, i int, gen uint64, chunk []string, hedg
 func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried []bool, st *callState) (win sendResult, won bool, failed []sendResult) {
 	p.mu.Lock()
 	ep := p.eps[i]
-	n := p.chunkLocked(ep, len(rest))
+	n, probe := p.chunkLocked(ep, len(rest))
 	after := time.Duration(0)
 	if !st.hedged {
 		after = p.hedgeAfterLocked(ep)
@@ -166,7 +167,7 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 	p.mu.Unlock()
 
 	if after == 0 {
-		r := p.send(ctx, i, gen, rest[:n], false)
+		r := p.send(ctx, i, gen, rest[:n], probe, false)
 		if r.o == outcomeFailure {
 			return sendResult{}, false, []sendResult{r}
 		}
@@ -176,7 +177,7 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 	results := make(chan sendResult, 2)
 	pctx, pcancel := context.WithCancelCause(ctx)
 	defer pcancel(errLostRace)
-	go func() { results <- p.send(pctx, i, gen, rest[:n], false) }()
+	go func() { results <- p.send(pctx, i, gen, rest[:n], probe, false) }()
 	timer := time.NewTimer(after)
 	defer timer.Stop()
 	pending := 1
@@ -204,13 +205,13 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 			}
 			st.hedged = true
 			p.mu.Lock()
-			m := p.chunkLocked(p.eps[j], len(rest))
+			m, hprobe := p.chunkLocked(p.eps[j], len(rest))
 			p.mu.Unlock()
 			p.log.Debug("embedding request is slow; hedging it", "endpoint", ep.name, "after", after.Round(time.Millisecond),
 				"hedge_endpoint", p.eps[j].name, "inputs", m)
 			hctx, hcancel := context.WithCancelCause(ctx)
 			defer hcancel(errLostRace)
-			go func() { results <- p.send(hctx, j, jgen, rest[:m], true) }()
+			go func() { results <- p.send(hctx, j, jgen, rest[:m], hprobe, true) }()
 			pending++
 		}
 	}

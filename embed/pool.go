@@ -421,12 +421,10 @@ func (p *Pool) embedPart(ctx context.Context, rest []string, st *callState) ([][
 	return nil, fault.Server(fmt.Errorf("embed: pool: all %d endpoints tried failed; the last, %s: %w", attempts, lastName, lastErr), ra)
 }
 
-// chunkLocked returns how many of n inputs to send ep in one request.
-func (p *Pool) chunkLocked(ep *endpoint, n int) int {
-	if l := ep.limit.limit(ep.ceiling()); l > 0 {
-		return min(n, l)
-	}
-	return n
+// chunkLocked returns how many of n inputs to send ep in the next
+// request, and whether that request probes a larger batch limit.
+func (p *Pool) chunkLocked(ep *endpoint, n int) (int, bool) {
+	return ep.limit.chunk(n, ep.ceiling())
 }
 
 // ceiling returns the endpoint's own batch limit, or 0.
@@ -517,7 +515,7 @@ func (p *Pool) acquire(tried []bool) (i int, gen uint64, wait time.Duration, ok 
 
 // release records the outcome of a request of n inputs to endpoint i
 // acquired at generation gen, moves its breaker and its batch limit.
-func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err error, n int) {
+func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err error, n int, probe bool) {
 	var logf func()
 	p.mu.Lock()
 	ep := p.eps[i]
@@ -532,15 +530,22 @@ func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err err
 				ep.latency += time.Duration(latencyWeight * float64(took-ep.latency))
 			}
 			ep.window.add(took)
-			from, to := ep.limit.succeeded(n, ep.ceiling(), p.cfg.BatchProbeAfter, p.now(), p.cfg.BatchLimitMemory)
+			from, to := ep.limit.succeeded(n, ep.ceiling(), p.cfg.BatchProbeAfter, probe, p.now(), p.cfg.BatchLimitMemory)
 			if to != from {
-				logf = p.limitLog(ep.name, from, to, "probing a larger batch", nil)
+				logf = p.limitLog(ep.name, from, to, fmt.Sprintf("a request of %d inputs passed", n), nil)
 			}
 		} else if n > 1 && fault.ClassOf(err) == fault.ClassBatch {
-			from, to := ep.limit.failed(n, ep.ceiling(), p.now(), p.cfg.BatchLimitMemory)
+			from, to := ep.limit.failed(n, ep.ceiling(), probe, p.now(), p.cfg.BatchLimitMemory)
 			if to != from {
 				logf = p.limitLog(ep.name, from, to, fmt.Sprintf("a request of %d inputs was too big", n), err)
+			} else if probe {
+				name := ep.name
+				logf = func() {
+					p.log.Debug("embedding endpoint refused a larger batch; limit kept", "endpoint", name, "limit", from, "tried", n)
+				}
 			}
+		} else {
+			ep.limit.ended(probe)
 		}
 		if !current {
 			break
@@ -558,6 +563,7 @@ func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err err
 			}
 		}
 	case outcomeFailure:
+		ep.limit.ended(probe)
 		ep.failures++
 		if !current {
 			break
@@ -567,6 +573,7 @@ func (p *Pool) release(i int, gen uint64, took time.Duration, o outcome, err err
 			logf = p.openLocked(ep, fault.RetryAfterOf(err), err)
 		}
 	case outcomeNeutral:
+		ep.limit.ended(probe)
 		if current && ep.state == BreakerHalfOpen {
 			ep.probing = false // let another call probe
 		}
