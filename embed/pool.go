@@ -39,7 +39,8 @@ type PoolConfig struct {
 	// time, twice as long after each failed probe, at most MaxBackoff;
 	// each delay is shortened by up to a fifth at random (so that
 	// endpoints that failed together are not probed together) but never
-	// below the endpoint's Retry-After. Defaults 1s and 30s.
+	// below the endpoint's Retry-After. Defaults 250ms and 3s
+	// (DefaultMinBackoff, DefaultMaxBackoff).
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// A request that has run for HedgeMultiplier times its endpoint's p99
@@ -158,15 +159,16 @@ type EndpointHealth struct {
 	// name, with "#2", "#3"… appended to repeated names.
 	Name  string
 	State BreakerState
-	// InFlight is the number of calls it is serving now.
+	// InFlight is the number of requests it is serving now.
 	InFlight int
 	// ConsecutiveFailures is the number of server errors in a row.
 	ConsecutiveFailures int
-	// Latency is the moving average of its successful calls' durations
+	// Latency is the moving average of its successful requests' durations
 	// (0 before the first).
 	Latency time.Duration
-	// Requests counts the calls routed to it, Failures those that failed
-	// with a server error.
+	// Requests counts the requests sent to it (a call larger than its
+	// batch limit makes several; hedges count too), Failures those that
+	// failed with a server error.
 	Requests int64
 	Failures int64
 	// RetryAt is when an open breaker lets a probe through; zero when
@@ -194,21 +196,62 @@ type EndpointHealth struct {
 // model, with a circuit breaker per endpoint. It is an Embedder, safe for
 // concurrent use.
 //
-// Each call goes to one endpoint: one whose breaker lets a probe through
-// if there is one (see below), otherwise, among the endpoints whose breaker
-// is closed, the one with the fewest calls in flight, then the lowest
-// moving average of latency, then the next in turn.
+// Each request goes to one endpoint: one whose breaker lets a probe
+// through if there is one (see below), otherwise, among the endpoints whose
+// breaker is closed, the one with the fewest requests in flight, then the
+// lowest moving average of latency, then the next in turn.
+//
+// # Batch limits
+//
+// A call is sent in requests of at most the endpoint's batch limit, one
+// after the other (so a call never holds more than one request in flight,
+// and concurrency stays the caller's). The limit starts as the endpoint's
+// own (its MaxInputs method, such as TEI's max_client_batch_size from
+// /info, or Config.MaxInputs) and is learned from batch errors: when a
+// request of n ≥ 2 inputs fails with one (413, or an out-of-memory
+// answer), the limit drops to n/2 (or to the largest size that has passed,
+// if that is between n/2 and n), and the same inputs are re-sent at once
+// to the same endpoint in smaller requests, so the caller never sees the
+// error and the first one costs a single extra request. The limit is
+// logged at info when it changes, not per request. After
+// PoolConfig.BatchProbeAfter requests at the limit have passed, one request
+// (only one at a time) probes a larger size, halfway towards the smallest
+// size that failed; a probe that fails leaves the limit as it was. A size
+// that failed is not tried again for PoolConfig.BatchLimitMemory; after
+// that the probe doubles the limit (at most to the endpoint's own). A
+// single input that fails with a batch error is returned as is: the
+// caller treats it as the record's fault. Record errors name the input's
+// position in the caller's slice.
+//
+// # Hedging
+//
+// Once an endpoint has answered HedgeMinSamples requests, a request to it
+// that has not been answered after PoolConfig.HedgeMultiplier times the
+// p99 latency of its last HedgeWindow successful requests (and at least
+// PoolConfig.HedgeFloor) is hedged: the same inputs are sent to another
+// endpoint whose breaker is closed, or when there is none to the same
+// endpoint. The first answer wins; the other request's context is
+// canceled and its outcome counts neither as a success nor as a failure
+// of its endpoint. If one of the two fails with a server error, the other
+// is awaited; if both fail, the call fails over as below. A call is
+// hedged at most once, and hedges are budgeted by a token bucket
+// (PoolConfig.HedgeBudget of the requests, beyond a burst of
+// PoolConfig.HedgeBurst), so that an overloaded server is not sent a storm
+// of duplicates. The endpoint's request timeout stays the backstop for a
+// request that is not hedged. Health reports each endpoint's p99, hedge
+// threshold and hedge counts.
 //
 // # Failure handling
 //
 // The endpoint's result is classified with package fault:
 //
-//   - Success, and record or batch errors (the server answered: the
-//     trouble is the input, which another endpoint would refuse too) are
-//     returned as is, and reset the endpoint's count of failures.
+//   - Success, and record errors (the server answered: the trouble is the
+//     input, which another endpoint would refuse too) are returned as is,
+//     and reset the endpoint's count of failures; batch errors too, after
+//     the re-sending described above.
 //   - A server error counts a failure and the same inputs are sent at once
 //     to another endpoint whose breaker is closed (or due for a probe),
-//     each endpoint being tried at most once per call. When every
+//     each endpoint being tried at most once per request. When every
 //     candidate has failed, the call returns the only error unchanged if
 //     there was one attempt, or else a fault.Server error wrapping the
 //     last, whose Retry-After is the time until some endpoint may be used
@@ -220,18 +263,19 @@ type EndpointHealth struct {
 //     ErrInputTooLong (nothing was sent).
 //
 // After PoolConfig.FailureThreshold server errors in a row an endpoint's
-// breaker opens (logged at warn): it takes no call for a backoff that
+// breaker opens (logged at warn): it takes no request for a backoff that
 // starts at MinBackoff and doubles up to MaxBackoff, with jitter, and is
 // never shorter than the Retry-After of the error that opened it. Then the
-// breaker is half-open: the next call is sent there first, as the single
-// probe; its success closes the breaker (logged at info), a server error
-// reopens it for a longer backoff, and the call itself fails over as
-// above. Results of calls sent before a state change do not change the
-// state. When every breaker is open, Embed sends nothing and returns a
+// breaker is half-open: the next request is sent there first, as the
+// single probe; its success closes the breaker (logged at info), a server
+// error reopens it for a longer backoff, and the request itself fails over
+// as above. Results of requests sent before a state change do not change
+// the state. When every breaker is open, Embed sends nothing and returns a
 // fault.Server error wrapping ErrCircuitOpen whose Retry-After is the time
 // until the first probe is due.
 //
-// A Pool of one endpoint behaves like that endpoint plus the breaker.
+// A Pool of one endpoint behaves like that endpoint plus the breaker, the
+// learned batch limit and hedging (on the same endpoint).
 type Pool struct {
 	cfg   PoolConfig
 	log   *slog.Logger
@@ -411,6 +455,10 @@ func (p *Pool) embedPart(ctx context.Context, rest []string, st *callState) ([][
 			resplits++
 			again = win.ep
 			continue
+		}
+		if win.err == nil && (len(win.vecs) != win.n || win.n == 0) {
+			return nil, fault.Server(fmt.Errorf("embed: pool: %s returned %d vectors for %d inputs",
+				p.eps[win.ep].name, len(win.vecs), win.n), 0)
 		}
 		return win.vecs, win.err
 	}
