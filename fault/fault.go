@@ -18,7 +18,7 @@ const (
 	// ClassBatch is a failure caused by the size of a request: split it.
 	ClassBatch
 	// ClassFatal is a failure no retry can fix (rejected credentials, a
-	// mistyped URL): stop the worker and report it.
+	// wrong URL): the worker stops with a clear message.
 	ClassFatal
 )
 
@@ -64,16 +64,11 @@ func Record(err error) error { return wrap(ClassRecord, -1, err) }
 // RecordAt marks err as caused by the input at position index of a batch.
 func RecordAt(index int, err error) error { return wrap(ClassRecord, index, err) }
 
-// Batch marks err as caused by the size of a request.
-func Batch(err error) error { return wrap(ClassBatch, -1, err) }
-
-// Fatal marks err as a failure that no retry can fix, such as rejected
-// credentials or a URL where no embedding server answers: the worker must
-// stop and report it, neither retrying nor dead-lettering anything.
+// Fatal marks err as one that no retry can fix.
 func Fatal(err error) error { return wrap(ClassFatal, -1, err) }
 
-// IsFatal reports whether err is of ClassFatal.
-func IsFatal(err error) bool { return ClassOf(err) == ClassFatal }
+// Batch marks err as caused by the size of a request.
+func Batch(err error) error { return wrap(ClassBatch, -1, err) }
 
 // Server marks err as a failure of the server; retryAfter may be zero.
 func Server(err error, retryAfter time.Duration) error {
@@ -123,3 +118,7 @@ func IndexOf(err error) int {
 func IsCanceled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// IsFatal reports whether err is of ClassFatal: no retry can fix it, and
+// the worker must stop (see the package documentation).
+func IsFatal(err error) bool { return ClassOf(err) == ClassFatal }
