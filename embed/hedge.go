@@ -29,6 +29,10 @@ const (
 	// HedgeMinSamples is how many successful requests an endpoint must
 	// have answered before its requests are hedged.
 	HedgeMinSamples = 20
+	// HedgeOff, as PoolConfig.HedgeMultiplier (any negative value does),
+	// turns hedging off. A zero HedgeMultiplier means the default, as for
+	// every PoolConfig field.
+	HedgeOff = -1.0
 )
 
 // errLostRace cancels the request that lost to its hedge (or the hedge

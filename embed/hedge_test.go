@@ -171,7 +171,7 @@ func TestPoolNoHedgeBeforeEnoughSamples(t *testing.T) {
 
 func TestPoolHedgingOff(t *testing.T) {
 	a := &stallingEndpoint{name: "a"}
-	p := newStallPool(t, PoolConfig{HedgeMultiplier: -1}, a)
+	p := newStallPool(t, PoolConfig{HedgeMultiplier: HedgeOff}, a)
 	for range 2 * HedgeMinSamples {
 		if _, err := p.Embed(t.Context(), inputs(1)); err != nil {
 			t.Fatal(err)

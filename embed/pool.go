@@ -47,8 +47,8 @@ type PoolConfig struct {
 	// latency (over its last HedgeWindow successful requests), and at
 	// least HedgeFloor, is hedged: sent again, the first answer winning.
 	// Nothing is hedged before the endpoint has answered HedgeMinSamples
-	// requests. Defaults 3 and 250ms; a negative HedgeMultiplier turns
-	// hedging off.
+	// requests. Defaults 3 and 250ms; HedgeOff (any negative
+	// HedgeMultiplier) turns hedging off.
 	HedgeMultiplier float64
 	HedgeFloor      time.Duration
 	// HedgeBudget is the share of requests that may be hedged, beyond a
