@@ -118,3 +118,7 @@ func IndexOf(err error) int {
 func IsCanceled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// IsFatal reports whether err is of ClassFatal: no retry can fix it, and
+// the worker must stop (see the package documentation).
+func IsFatal(err error) bool { return ClassOf(err) == ClassFatal }
