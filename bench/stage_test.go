@@ -29,6 +29,7 @@ type embedRun struct {
 	dead     int           // records on documents.dlq
 	failed   []string      // doc ids on documents.failed
 	requests gpusim.Stats
+	health   []embed.EndpointHealth
 }
 
 // corpusText returns the text of chunk i of document d.
@@ -88,6 +89,9 @@ func runEmbedStage(b *testing.B, gcfg gpusim.Config, docs, chunks int, text corp
 		b.Fatal(err)
 	}
 	r := embedRun{records: len(out), requests: srv.Stats()}
+	if p, ok := em.(*embed.Pool); ok {
+		r.health = p.Health()
+	}
 	seen := map[string]bool{}
 	var stamps []time.Time
 	next := map[string]int32{}

@@ -35,6 +35,10 @@ const (
 	HedgeOff = -1.0
 )
 
+// hedgeWarmupFactor times HedgeFloor (2 s by default) is the hedge
+// threshold of an endpoint whose p99 is not known yet.
+const hedgeWarmupFactor = 8
+
 // errLostRace cancels the request that lost to its hedge (or the hedge
 // that lost to its request).
 var errLostRace = errors.New("embed: pool: another request for the same inputs answered first")
@@ -166,6 +170,12 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 	after := time.Duration(0)
 	if !st.hedged {
 		after = p.hedgeAfterLocked(ep)
+		if after == 0 && p.cfg.HedgeMultiplier >= 0 {
+			// Warming up (too few samples for a p99): hedge only a request
+			// that is clearly hung, so that a hang among an endpoint's first
+			// requests does not wait for the request timeout.
+			after = hedgeWarmupFactor * p.cfg.HedgeFloor
+		}
 	}
 	p.budget.tokens = min(p.budget.tokens+p.cfg.HedgeBudget, float64(p.cfg.HedgeBurst))
 	p.mu.Unlock()

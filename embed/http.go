@@ -155,6 +155,9 @@ func statusError(endpoint string, resp *http.Response, body []byte, n, base int)
 		if ra > 0 {
 			err = fmt.Errorf("%w (retry after %s)", err, ra.Round(time.Millisecond))
 		}
+		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+			return fault.Overload(err, ra) // push-back: callers send less
+		}
 		return fault.Server(err, ra)
 	}
 }

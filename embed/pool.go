@@ -46,8 +46,9 @@ type PoolConfig struct {
 	// A request that has run for HedgeMultiplier times its endpoint's p99
 	// latency (over its last HedgeWindow successful requests), and at
 	// least HedgeFloor, is hedged: sent again, the first answer winning.
-	// Nothing is hedged before the endpoint has answered HedgeMinSamples
-	// requests. Defaults 3 and 250ms; HedgeOff (any negative
+	// Before the endpoint has answered HedgeMinSamples requests only a
+	// request that has run for 8 × HedgeFloor is hedged. Defaults 3 and
+	// 250ms; HedgeOff (any negative
 	// HedgeMultiplier) turns hedging off.
 	HedgeMultiplier float64
 	HedgeFloor      time.Duration
@@ -228,7 +229,7 @@ type EndpointHealth struct {
 // Once an endpoint has answered HedgeMinSamples requests, a request to it
 // that has not been answered after PoolConfig.HedgeMultiplier times the
 // p99 latency of its last HedgeWindow successful requests (and at least
-// PoolConfig.HedgeFloor) is hedged: the same inputs are sent to another
+// PoolConfig.HedgeFloor; before that, 8 × HedgeFloor) is hedged: the same inputs are sent to another
 // endpoint whose breaker is closed, or when there is none to the same
 // endpoint. The first answer wins; the other request's context is
 // canceled and its outcome counts neither as a success nor as a failure
