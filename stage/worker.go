@@ -82,10 +82,19 @@ func IndexWorker(st store.Store) Worker {
 // probeText is what Embed.Probe sends: short and harmless.
 const probeText = "ragpipe health probe"
 
-// Probe sends one known-good input to the embedder. Only a server-class
-// failure is an error: any answer, even a refusal of the input, shows the
-// server is up.
+// prober is an Embedder that can probe its servers around its breakers
+// (embed.Pool).
+type prober interface {
+	Probe(ctx context.Context, input string) error
+}
+
+// Probe sends one known-good input to the embedder's servers (around their
+// breakers when the embedder is a pool). Only a server-class failure is an
+// error: any answer, even a refusal of the input, shows the server is up.
 func (s *Embed) Probe(ctx context.Context) error {
+	if p, ok := s.Embedder.(prober); ok {
+		return p.Probe(ctx, probeText)
+	}
 	_, err := s.Embedder.Embed(ctx, []string{probeText})
 	if err != nil && fault.ClassOf(err) == fault.ClassServer {
 		return err
