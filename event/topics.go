@@ -29,3 +29,8 @@ const (
 	RawInlineMax       = 4 << 20
 	RawMaxMessageBytes = RawInlineMax + 1<<20
 )
+
+// Topics returns every pipeline topic, in the order of the pipeline.
+func Topics() []string {
+	return []string{TopicRaw, TopicParsed, TopicEmbedded, TopicIndexed, TopicFailed, TopicDLQ}
+}

@@ -36,13 +36,21 @@ export "${line?}"
 export RAGPIPE_REQUIRE_KAFKA=1
 echo "RAGPIPE_TEST_BROKERS=$RAGPIPE_TEST_BROKERS"
 
-step "go test"
-# -p 2: one package at a time per core; the integration package owns the
-# Kafka topics for its run.
+step "go test -race (concurrent packages)"
+# The engine and the stages are where goroutines meet: they run under the
+# race detector; everything else runs without it (-p 2: one package at a
+# time per core; the integration package owns the Kafka topics for its run).
+race_pkgs=(./engine/ ./stage/)
+other_pkgs=$("$GO" list ./... | grep -v -e '/engine$' -e '/stage$')
 set +e
-"$GO" test -count=1 -p 2 -timeout 18m ./... 2>&1 | tee "$state/go-test.log"
+"$GO" test -race -count=1 -timeout 10m "${race_pkgs[@]}" 2>&1 | tee "$state/go-test.log"
+race_status=${PIPESTATUS[0]}
+step "go test"
+# shellcheck disable=SC2086
+"$GO" test -count=1 -p 2 -timeout 18m $other_pkgs 2>&1 | tee -a "$state/go-test.log"
 status=${PIPESTATUS[0]}
 set -e
+[ "$status" -eq 0 ] && status=$race_status
 passed=$(grep -c '^ok ' "$state/go-test.log" || true)
 failed=$(grep -cE '^FAIL[[:space:]]+[^[:space:]]' "$state/go-test.log" || true)
 echo "packages: $passed passed, $failed failed"

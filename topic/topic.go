@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ragpipe/ragpipe/event"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -20,22 +21,6 @@ type Spec struct {
 	ReplicationFactor int16
 	Configs           map[string]string
 }
-
-// Names of the pipeline's topics.
-const (
-	Raw      = "documents.raw"
-	Parsed   = "documents.parsed"
-	Embedded = "chunks.embedded"
-	Indexed  = "vectors.indexed"
-	Failed   = "documents.failed"
-	DLQ      = "documents.dlq"
-)
-
-// RawMaxMessageBytes is documents.raw's max.message.bytes: raw documents
-// up to 4 MiB travel inline, with 1 MiB for the other fields (as
-// event.RawMaxMessageBytes; kept apart so that this package does not
-// depend on event).
-const RawMaxMessageBytes = 5 << 20
 
 // Options override the production defaults.
 type Options struct {
@@ -87,11 +72,11 @@ func Pipeline(o Options) ([]Spec, error) {
 		"min.insync.replicas": strconv.Itoa(isr),
 	}
 	var specs []Spec
-	for _, name := range []string{Raw, Parsed, Embedded, Indexed, Failed, DLQ} {
+	for _, name := range event.Topics() {
 		s := Spec{Name: name, Partitions: o.Partitions, ReplicationFactor: o.ReplicationFactor, Configs: maps.Clone(configs)}
-		if name == Raw {
+		if name == event.TopicRaw {
 			// Documents up to the inline limit travel in the record.
-			s.Configs["max.message.bytes"] = strconv.Itoa(RawMaxMessageBytes)
+			s.Configs["max.message.bytes"] = strconv.Itoa(event.RawMaxMessageBytes)
 		}
 		specs = append(specs, s)
 	}

@@ -64,8 +64,8 @@ func TestApplyCreatesThenIsIdempotentAndReportsDrift(t *testing.T) {
 	if res[0].Action != Drifted || len(res[0].Drift) != 2 {
 		t.Fatalf("want partitions and retention drift, got %+v", res[0])
 	}
-	td, _ := adm.ListTopics(ctx, Parsed)
-	if n := len(td[Parsed].Partitions); n != 6 {
+	td, _ := adm.ListTopics(ctx, event.TopicParsed)
+	if n := len(td[event.TopicParsed].Partitions); n != 6 {
 		t.Fatalf("apply must not change an existing topic: %d partitions", n)
 	}
 }
@@ -91,12 +91,12 @@ func TestDefaults(t *testing.T) {
 	}
 	for _, s := range specs {
 		mmb, ok := s.Configs["max.message.bytes"]
-		if s.Name == Raw && mmb != strconv.Itoa(event.RawMaxMessageBytes) || s.Name != Raw && ok {
+		if s.Name == event.TopicRaw && mmb != strconv.Itoa(event.RawMaxMessageBytes) || s.Name != event.TopicRaw && ok {
 			t.Errorf("%s: max.message.bytes %q", s.Name, mmb)
 		}
 	}
-	if RawMaxMessageBytes != event.RawMaxMessageBytes || RawMaxMessageBytes <= event.RawInlineMax {
-		t.Errorf("max.message.bytes %d for inline documents of up to %d bytes", RawMaxMessageBytes, event.RawInlineMax)
+	if event.RawMaxMessageBytes <= event.RawInlineMax {
+		t.Errorf("max.message.bytes %d for inline documents of up to %d bytes", event.RawMaxMessageBytes, event.RawInlineMax)
 	}
 	s := specs[0]
 	if s.Partitions != 12 || s.ReplicationFactor != 3 || s.Configs["retention.ms"] != "604800000" ||
