@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,7 +99,11 @@ func parsePDF(src []byte, lim limits) (parsed, error) {
 				skipped = append(skipped, strconv.Itoa(n))
 				return nil
 			}
-			lines = append(lines, pageLines(pg.Content().Text, n)...)
+			gs, err := pageGlyphs(pg, budget)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, pageLines(gs, n)...)
 			return nil
 		})
 		if err != nil {
@@ -304,28 +309,20 @@ type pdfLine struct {
 // a letter spacing, and " | " where it is a column gap. Positions are in
 // the glyphs' own units; a font without widths gets widths estimated from
 // its size. A two-column page is read column by column (columnOrder).
-func pageLines(texts []pdf.Text, page int) []pdfLine {
-	gs := make([]glyph, 0, len(texts))
-	monoFont := map[string]bool{}
-	for _, t := range texts {
-		if t.S == "" || t.S == "\n" || !finite(t.X) || !finite(t.Y) {
+func pageLines(glyphs []glyph, page int) []pdfLine {
+	gs := glyphs[:0]
+	for _, g := range glyphs {
+		if g.s == "" || g.s == "\n" || !finite(g.x) || !finite(g.y) {
 			continue
 		}
-		size := math.Abs(t.FontSize)
-		if !finite(size) || size < 0.5 {
-			size = 1
+		g.size = math.Abs(g.size)
+		if !finite(g.size) || g.size < 0.5 {
+			g.size = 1
 		}
-		w := t.W
-		if !finite(w) || w < 0 {
-			w = 0
+		if !finite(g.w) || g.w < 0 {
+			g.w = 0
 		}
-		mono, ok := monoFont[t.Font]
-		if !ok {
-			f := strings.ToLower(t.Font)
-			mono = strings.Contains(f, "courier") || strings.Contains(f, "mono")
-			monoFont[t.Font] = mono
-		}
-		gs = append(gs, glyph{x: t.X, y: t.Y, w: w, size: size, s: t.S, mono: mono})
+		gs = append(gs, g)
 	}
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].y > gs[j].y })
 	var raws []glyphLine
@@ -585,10 +582,18 @@ func lineText(gs []glyph) (pdfLine, bool) {
 			}
 		}
 	}
-	l.text = strings.TrimSpace(b.String())
+	l.text = strings.TrimSpace(leaders.ReplaceAllString(ligatures.Replace(b.String()), " … "))
 	l.text = strings.TrimSuffix(strings.TrimPrefix(l.text, "| "), " |")
 	return l, strings.TrimSpace(strings.Trim(l.text, "|")) != ""
 }
+
+// ligatures spells out the Latin ligatures fonts draw as one glyph, so
+// that "ﬁle" is found by a search for "file".
+var ligatures = strings.NewReplacer("\ufb00", "ff", "\ufb01", "fi", "\ufb02", "fl", "\ufb03", "ffi", "\ufb04", "ffl", "\ufb05", "st", "\ufb06", "st")
+
+// leaders matches dot leaders (". . . ." or ": : : :", as in a table of
+// contents), which become one ellipsis.
+var leaders = regexp.MustCompile(`(?:\s*[.:·]){4,}\s*`)
 
 func trimSpace(b *strings.Builder) {
 	s := strings.TrimRight(b.String(), " ")
@@ -613,9 +618,10 @@ func pdfLayout(lines []pdfLine) []Block {
 			body, most = s, n
 		}
 	}
+	lines = dropRunningLines(lines, body)
 	isHeading := func(l pdfLine) bool {
 		return roundHalf(l.size) >= body*1.15 && len(strings.Fields(l.text)) <= 20 && !l.cells &&
-			strings.IndexFunc(l.text, unicode.IsLetter) >= 0
+			strings.IndexFunc(l.text, unicode.IsLetter) >= 0 && !tocEntry.MatchString(l.text)
 	}
 	var headSizes []float64
 	seen := map[float64]bool{}
@@ -704,4 +710,111 @@ func joinLine(para, line string) string {
 		}
 	}
 	return para + " " + line
+}
+
+// dropRunningLines removes page headers and footers: the first and last
+// line of a page when, with digits ignored, the same text is the first
+// (or last) line of at least 3 pages and a third of them ("Chapter 2 |
+// 14"), and lone page numbers ("14", "xii", "- 3 -", "Page 3 of 9").
+// Lines in a font larger than the body's are headings ("Section 3"), kept.
+func dropRunningLines(lines []pdfLine, body float64) []pdfLine {
+	type edge struct{ first, last int } // line indexes, -1 for none
+	edges := map[int]*edge{}
+	var order []int
+	for i, l := range lines {
+		e, ok := edges[l.page]
+		if !ok {
+			e = &edge{first: i}
+			edges[l.page] = e
+			order = append(order, l.page)
+		}
+		e.last = i
+	}
+	counts := map[string]int{}
+	for _, p := range order {
+		e := edges[p]
+		counts["f"+runningKey(lines[e.first].text)]++
+		if e.last != e.first {
+			counts["l"+runningKey(lines[e.last].text)]++
+		}
+	}
+	repeated := func(prefix, text string) bool {
+		n := counts[prefix+runningKey(text)]
+		return n >= 3 && n*3 >= len(order)
+	}
+	// A header that ends (or starts) with the page's number, printed with
+	// a constant offset from the page's index ("Chapter 2: Usage | 14").
+	offsets := map[int]int{}
+	for _, p := range order {
+		e := edges[p]
+		seen := map[int]bool{}
+		for _, i := range []int{e.first, e.last} {
+			if n, ok := edgeNumber(lines[i].text); ok && !seen[n-p] {
+				seen[n-p] = true
+				offsets[n-p]++
+			}
+		}
+	}
+	numbered := func(l pdfLine) bool {
+		n, ok := edgeNumber(l.text)
+		c := offsets[n-l.page]
+		return ok && c >= 3 && c*3 >= len(order) && len(strings.Fields(l.text)) <= 12
+	}
+	drop := map[int]bool{}
+	for _, p := range order {
+		e := edges[p]
+		for _, i := range []int{e.first, e.last} {
+			prefix := "f"
+			if i == e.last && i != e.first {
+				prefix = "l"
+			}
+			if roundHalf(lines[i].size) >= body*1.15 {
+				continue
+			}
+			if pageNumber.MatchString(lines[i].text) || repeated(prefix, lines[i].text) || numbered(lines[i]) {
+				drop[i] = true
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return lines
+	}
+	kept := make([]pdfLine, 0, len(lines)-len(drop))
+	for i, l := range lines {
+		if !drop[i] {
+			kept = append(kept, l)
+		}
+	}
+	return kept
+}
+
+// tocEntry matches a table of contents entry: dot leaders, a page number.
+var tocEntry = regexp.MustCompile(`… ?[0-9ivxlcdm]{1,6}$`)
+
+// pageNumber matches a line that is only a page number.
+var pageNumber = regexp.MustCompile(`(?i)^[-–—\s]*(?:page\s+)?(?:\d{1,5}|m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3}))(?:\s*(?:/|of)\s*\d{1,5})?[-–—\s]*$`)
+
+// edgeNumber returns the number a line starts or ends with, as a page
+// number in a running header is placed.
+func edgeNumber(s string) (int, bool) {
+	f := strings.Fields(s)
+	if len(f) < 2 {
+		return 0, false
+	}
+	for _, w := range []string{f[len(f)-1], f[0]} {
+		if n, err := strconv.Atoi(w); err == nil && n >= 0 && n < 100000 {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// runningKey is a line's text with its digits and spaces left out.
+func runningKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsDigit(r) || unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
 }

@@ -127,3 +127,31 @@ func twoColumnPDF(t testing.TB, left, right string) []byte {
 	p.MultiCell(80, 5, right, "", "L", false)
 	return pdfBytes(t, p)
 }
+
+// headedPDF writes pages with a running header and a numbered footer,
+// and a form XObject (a template) holding text on the last page.
+func headedPDF(t testing.TB, pages int) []byte {
+	t.Helper()
+	rnd := rand.New(rand.NewSource(11))
+	p := fpdf.New("P", "mm", "A4", "")
+	p.SetHeaderFunc(func() {
+		p.SetFont("Helvetica", "I", 9)
+		p.CellFormat(0, 8, "Kafka Operations Handbook", "", 1, "R", false, 0, "")
+	})
+	p.SetFooterFunc(func() {
+		p.SetY(-15)
+		p.SetFont("Helvetica", "", 9)
+		p.CellFormat(0, 8, "Page "+strconv.Itoa(p.PageNo()), "", 0, "C", false, 0, "")
+	})
+	stamp := p.CreateTemplate(func(tp *fpdf.Tpl) {
+		tp.SetFont("Helvetica", "", 11)
+		tp.Text(20, 200, "Text drawn inside a form XObject.")
+	})
+	for i := range pages {
+		p.AddPage()
+		p.SetFont("Helvetica", "", 11)
+		p.MultiCell(0, 5.5, "Body of page "+strconv.Itoa(i+1)+". "+prose(rnd, 60), "", "L", false)
+	}
+	p.UseTemplate(stamp)
+	return pdfBytes(t, p)
+}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -208,5 +209,40 @@ func TestLoadPDFTwoColumns(t *testing.T) {
 	doc, _ = DefaultLoader().LoadBytes(File{Path: "h.pdf"}, testPDF(t, pdfOptions{}))
 	if !strings.Contains(allText(doc), "Topic | Partitions | Retention\ndocuments.parsed | 12 | 7 days") {
 		t.Errorf("table read as columns:\n%s", allText(doc))
+	}
+}
+
+// Running headers and page-number footers are left out; text inside a
+// form XObject is read.
+func TestLoadPDFRunningHeadersAndForms(t *testing.T) {
+	doc, err := DefaultLoader().LoadBytes(File{Path: "h.pdf"}, headedPDF(t, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := allText(doc)
+	for i := 1; i <= 4; i++ {
+		if !strings.Contains(text, "Body of page "+strconv.Itoa(i)+".") {
+			t.Errorf("page %d body missing:\n%s", i, text)
+		}
+	}
+	if strings.Contains(text, "Kafka Operations Handbook") || strings.Contains(text, "Page 2") {
+		t.Errorf("running header or footer kept:\n%s", text)
+	}
+	if !strings.Contains(text, "Text drawn inside a form XObject.") {
+		t.Errorf("form text missing:\n%s", text)
+	}
+}
+
+func TestPDFLineCleanup(t *testing.T) {
+	gs := []glyph{{x: 10, y: 100, w: 5, size: 10, s: "\ufb01"}, {x: 15, y: 100, w: 5, size: 10, s: "le"},
+		{x: 30, y: 100, w: 3, size: 10, s: ". . . . . ."}, {x: 35, y: 100, w: 5, size: 10, s: "7"}}
+	l, ok := lineText(gs)
+	if !ok || l.text != "file … 7" {
+		t.Errorf("line %q", l.text)
+	}
+	for s, want := range map[string]bool{"14": true, "xii": true, "- 3 -": true, "Page 3 of 9": true, "mixed": false, "did": false, "3 apples": false} {
+		if pageNumber.MatchString(s) != want {
+			t.Errorf("pageNumber(%q) != %v", s, want)
+		}
 	}
 }
