@@ -99,7 +99,8 @@ func parsePDF(src []byte, lim limits) (parsed, error) {
 				skipped = append(skipped, strconv.Itoa(n))
 				return nil
 			}
-			gs, err := pageGlyphs(pg, budget)
+			gs, used, err := pageGlyphs(pg, budget)
+			budget -= used
 			if err != nil {
 				return err
 			}

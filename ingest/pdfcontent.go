@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/ledongthuc/pdf"
@@ -70,10 +71,10 @@ type textState struct {
 // (the bytes of content the page may still expand to; pdfContentSize
 // has counted the page's own streams). Malformed operands make the reader
 // panic; parsePDF recovers.
-func pageGlyphs(page pdf.Page, budget int64) ([]glyph, error) {
+func pageGlyphs(page pdf.Page, budget int64) (glyphs []glyph, used int64, err error) {
 	t := textInterp{budget: budget}
 	t.run(page.V.Key("Contents"), page.Resources(), identity, 0)
-	return t.out, t.err
+	return t.out, budget - t.budget, t.err
 }
 
 type textInterp struct {
@@ -225,7 +226,10 @@ func (t *textInterp) run(strm, resources pdf.Value, ctm pdfMatrix, depth int) {
 			}
 			t.forms++
 			size, err := pdfContentSize(form, t.budget)
-			if t.budget -= size; err != nil {
+			if t.budget -= size; err != nil || t.budget <= 0 {
+				if err == nil {
+					err = fmt.Errorf("%w: form content expands past the limit", ErrExpansion)
+				}
 				t.err = err
 				return
 			}
