@@ -326,3 +326,18 @@ func TestLoadBytesExtensionlessNil(t *testing.T) {
 		t.Errorf("err = %v, want ErrEmpty", err)
 	}
 }
+
+func TestLoadDocNames(t *testing.T) {
+	for _, name := range []string{"README.Debian", "NEWS.old", "readme.source", "CHANGELOG.1"} {
+		doc, err := loadString(t, DefaultLoader(), name, "Notes for this system.\n\nMore notes.\n")
+		if err != nil || doc.MediaType != MediaText {
+			t.Errorf("%s: %v %q", name, err, doc.MediaType)
+		}
+	}
+	if _, err := loadString(t, DefaultLoader(), "README.png", "\x89PNG\r\n\x1a\n\x00\x00"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("binary README.png: %v", err)
+	}
+	if _, err := loadString(t, DefaultLoader(), "notes.conf", "a=b"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("notes.conf: %v", err)
+	}
+}

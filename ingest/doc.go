@@ -16,9 +16,12 @@
 // # Loading
 //
 // Load picks a parser from a type table (format.go) by extension, or, for
-// a file without one, by its content (SniffMediaType: net/http's
+// a file without one or with a documentation file's conventional name
+// (README.Debian, NEWS.old), by its content (SniffMediaType: net/http's
 // DetectContentType plus checks of our own for PDF, DOCX, ODT, XHTML,
-// UTF-16 and Markdown). The table says which types are binary: those are
+// UTF-16 and Markdown). A gzip compressed file ("manual.html.gz",
+// "changelog.Debian.gz", as Debian ships documentation) is decompressed,
+// within Loader.MaxBytes, and read by the name without ".gz". The table says which types are binary: those are
 // handed to their parser as bytes, the others are first decoded to UTF-8
 // and checked as text. Every parser produces the same thing, a Document: a
 // title, document-level Metadata and a list of Blocks, each a heading,

@@ -86,7 +86,8 @@ func formatByExt(name string) (format, bool) {
 
 // MediaTypeOf returns the media type Load uses for a file name, judged by
 // its extension (case-insensitive), and false when the extension is not
-// one Load reads. A name without an extension gives false too: Load then
+// one Load reads. A name without an extension gives false too, and so does
+// a documentation file's conventional name (README.Debian): Load then
 // judges the type by the content (see SniffMediaType).
 func MediaTypeOf(name string) (string, bool) {
 	f, ok := formatByExt(name)
@@ -94,15 +95,33 @@ func MediaTypeOf(name string) (string, bool) {
 }
 
 // checkExt fails with ErrUnsupported when path has an extension that is
-// not in the type table; a name without one is judged by its content.
+// not in the type table; a name without one, or a documentation file's
+// conventional name with any extension (README.Debian, NEWS.old), is
+// judged by its content.
 func checkExt(path string) error {
 	if _, ok := formatByExt(path); ok {
 		return nil
 	}
-	if ext := filepath.Ext(path); ext != "" && ext != filepath.Base(path) {
+	base := filepath.Base(path)
+	if ext := filepath.Ext(path); ext != "" && ext != base && !docName(base) {
 		return fmt.Errorf("%w %q (supported: %s)", ErrUnsupported, ext, supportedList)
 	}
 	return nil
+}
+
+// docNames are the names documentation files conventionally have, with or
+// without an extension.
+var docNames = map[string]bool{
+	"README": true, "NEWS": true, "CHANGES": true, "CHANGELOG": true, "INSTALL": true,
+	"TODO": true, "AUTHORS": true, "COPYING": true, "LICENSE": true, "HACKING": true,
+	"CONTRIBUTING": true, "THANKS": true, "BUGS": true, "FAQ": true, "NOTICE": true,
+}
+
+// docName reports whether a file's name before its first dot is one of
+// docNames (in any case).
+func docName(base string) bool {
+	name, _, _ := strings.Cut(base, ".")
+	return docNames[strings.ToUpper(name)]
 }
 
 // formatOf chooses the parser for a file: by extension, or by content

@@ -141,7 +141,7 @@ func (l Loader) Load(f File) (Document, error) {
 	fail := func(err error) (Document, error) {
 		return Document{}, fmt.Errorf("ingest: %s: %w", f.DocID, err)
 	}
-	if err := checkExt(f.Path); err != nil {
+	if err := checkExt(parserName(f.Path)); err != nil {
 		return fail(err)
 	}
 	// Stat before opening: opening a named pipe would block.
@@ -217,7 +217,14 @@ func (l Loader) LoadBytes(f File, data []byte) (Document, error) {
 	if limit := l.maxBytes(); int64(len(data)) > limit {
 		return fail(&TooLargeError{Size: int64(len(data)), Limit: limit})
 	}
-	ft, err := l.formatOf(f.Path, data)
+	name := parserName(f.Path)
+	if name != f.Path {
+		var err error
+		if data, err = gunzip(data, l.maxBytes()); err != nil {
+			return fail(err)
+		}
+	}
+	ft, err := l.formatOf(name, data)
 	if err != nil {
 		return fail(err)
 	}
@@ -230,7 +237,7 @@ func (l Loader) LoadBytes(f File, data []byte) (Document, error) {
 		title = p.meta["title"]
 	}
 	if title == "" {
-		title = strings.TrimSuffix(filepath.Base(f.Path), filepath.Ext(f.Path))
+		title = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 	}
 	return Document{
 		DocID:     f.DocID,

@@ -409,19 +409,37 @@ func wideGaps(gs []glyph) (cuts []int, gaps [][2]float64) {
 // is prose (20 characters or more per line on average, which table cells
 // rarely are). Otherwise the lines stay as they are, top to bottom.
 func columnOrder(raws []glyphLine) []glyphLine {
+	if len(raws) > 5000 {
+		return raws
+	}
 	minX, maxX := math.Inf(1), math.Inf(-1)
-	var mids []float64
-	for _, r := range raws {
+	type lineGaps struct {
+		cuts []int
+		gaps [][2]float64
+	}
+	lg := make([]lineGaps, len(raws))
+	seen := map[float64]bool{}
+	var mids []float64 // distinct gap midpoints, to the point
+	for i, r := range raws {
 		if len(r.gs) > 0 {
 			minX, maxX = min(minX, r.gs[0].x), max(maxX, lineEnd(r.gs))
 		}
-		_, gaps := wideGaps(r.gs)
-		for _, gp := range gaps {
-			mids = append(mids, (gp[0]+gp[1])/2)
+		lg[i].cuts, lg[i].gaps = wideGaps(r.gs)
+		for _, gp := range lg[i].gaps {
+			if m := math.Round((gp[0] + gp[1]) / 2); !seen[m] && len(mids) < 256 {
+				seen[m] = true
+				mids = append(mids, m)
+			}
 		}
 	}
-	if len(mids) < 5 || len(raws) > 5000 {
-		return raws
+	// split returns where line i is cut by a wide gap around x.
+	split := func(i int, x float64) (int, bool) {
+		for j, gp := range lg[i].gaps {
+			if gp[0] < x && x < gp[1] {
+				return lg[i].cuts[j], true
+			}
+		}
+		return 0, false
 	}
 	// The gutter: the gap midpoint that the most lines have a gap around.
 	best, bestN := 0.0, 0
@@ -430,8 +448,8 @@ func columnOrder(raws []glyphLine) []glyphLine {
 			continue
 		}
 		n := 0
-		for _, r := range raws {
-			if _, ok := splitAt(r.gs, m); ok {
+		for i := range raws {
+			if _, ok := split(i, m); ok {
 				n++
 			}
 		}
@@ -442,29 +460,29 @@ func columnOrder(raws []glyphLine) []glyphLine {
 	if bestN < 5 {
 		return raws
 	}
-	var split, crossing, leftRunes, rightRunes int
-	for _, r := range raws {
-		k, ok := splitAt(r.gs, best)
+	var splits, crossing, leftRunes, rightRunes int
+	for i, r := range raws {
+		k, ok := split(i, best)
 		switch {
 		case ok:
-			split++
+			splits++
 			leftRunes += runesOf(r.gs[:k])
 			rightRunes += runesOf(r.gs[k:])
 		case crosses(r.gs, best):
 			crossing++
 		}
 	}
-	if split*2 < split+crossing || leftRunes < 20*split || rightRunes < 20*split {
+	if splits*2 < splits+crossing || leftRunes < 20*splits || rightRunes < 20*splits {
 		return raws
 	}
-	out := make([]glyphLine, 0, len(raws)+split)
+	out := make([]glyphLine, 0, len(raws)+splits)
 	var left, right []glyphLine
 	flush := func() {
 		out = append(append(out, left...), right...)
 		left, right = left[:0], right[:0]
 	}
-	for _, r := range raws {
-		if k, ok := splitAt(r.gs, best); ok {
+	for i, r := range raws {
+		if k, ok := split(i, best); ok {
 			left = append(left, glyphLine{gs: r.gs[:k], y: r.y})
 			right = append(right, glyphLine{gs: r.gs[k:], y: r.y})
 			continue
@@ -481,18 +499,6 @@ func columnOrder(raws []glyphLine) []glyphLine {
 	}
 	flush()
 	return out
-}
-
-// splitAt returns the index of the first glyph after a wide gap of gs
-// that contains x.
-func splitAt(gs []glyph, x float64) (int, bool) {
-	cuts, gaps := wideGaps(gs)
-	for i, gp := range gaps {
-		if gp[0] < x && x < gp[1] {
-			return cuts[i], true
-		}
-	}
-	return 0, false
 }
 
 // crosses reports whether the text of gs clearly runs over x (by more
