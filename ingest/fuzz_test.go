@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"testing"
 	"unicode/utf8"
 )
@@ -65,8 +67,13 @@ func FuzzLoad(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("# Gzipped\n\ntext\n"))
+	zw.Close()
+	f.Add(gz.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, name := range []string{"f.md", "f.html", "f.txt", "f.rst", "f.adoc", "README"} {
+		for _, name := range []string{"f.md", "f.html", "f.txt", "f.rst", "f.adoc", "README", "f.txt.gz"} {
 			doc, err := DefaultLoader().LoadBytes(File{Path: name}, data)
 			checkLoaded(t, name, doc, err)
 		}
