@@ -25,13 +25,13 @@ func BenchmarkMixedFaults(b *testing.B) {
 	const docs, chunks = 1000, 40
 	for range b.N {
 		g := gpuBound()
-		clean := runEmbedStage(b, g, docs, chunks, plainText, docs*chunks, nil)
+		clean := runEmbedStage(b, g, docs, chunks, plainText, docs*chunks, 0, nil)
 		f := g
 		f.HangRate, f.HangFor = 0.01, 20*time.Second
 		f.ErrorRates = map[int]float64{500: 0.03, 429: 0.02}
 		f.RetryAfter = time.Second
 		f.DropRate = 0.01
-		mixed := runEmbedStage(b, f, docs, chunks, plainText, docs*chunks, nil)
+		mixed := runEmbedStage(b, f, docs, chunks, plainText, docs*chunks, 0, nil)
 		if mixed.chunks != docs*chunks || mixed.dead != 0 || len(mixed.failed) != 0 {
 			b.Fatalf("mixed faults: %d of %d chunks, %d dead letters, %d failed documents", mixed.chunks, docs*chunks, mixed.dead, len(mixed.failed))
 		}
@@ -42,5 +42,42 @@ func BenchmarkMixedFaults(b *testing.B) {
 		b.ReportMetric(clean.rate/capacity(g, 64), "clean/capacity")
 		b.ReportMetric(float64(mixed.requests.Requests), "mixed-requests")
 		b.ReportMetric(float64(mixed.records-mixed.chunks), "mixed-duplicates")
+	}
+}
+
+// BenchmarkToxicDocument runs the embed stage over 1,000 documents of 20
+// chunks twice against the same gpusim: clean, and with three documents
+// each holding one toxic chunk (the server answers 500 to any request
+// containing it, and everything else normally). Exactly those documents
+// must fail; embedding the rest with them may take at most 1.25× the clean
+// run (goal), measured from chunks.embedded's record timestamps. The toxic
+// chunks themselves are dead-lettered after their five failures alone,
+// about 6 s of backoff (last-dead-letter-s), concurrently with the rest.
+func BenchmarkToxicDocument(b *testing.B) {
+	const docs, chunks, marker = 1000, 20, "XTOXICX"
+	toxic := map[int]int{111: 7, 444: 0, 777: 15} // document → its toxic chunk
+	text := func(d, i int) string {
+		if t, ok := toxic[d]; ok && t == i {
+			return plainText(d, i) + " " + marker
+		}
+		return plainText(d, i)
+	}
+	want := docs * chunks
+	for _, c := range toxic {
+		want -= chunks - c // the toxic chunk and those after it are never embedded
+	}
+	for range b.N {
+		g := gpuBound()
+		clean := runEmbedStage(b, g, docs, chunks, plainText, docs*chunks, 0, nil)
+		g.ToxicMarker = marker
+		bad := runEmbedStage(b, g, docs, chunks, text, want, len(toxic), nil)
+		if bad.chunks != want || bad.dead != len(toxic) || len(bad.failed) != len(toxic) {
+			b.Fatalf("toxic run: %d of %d chunks, %d dead letters, %d failed documents (want %d)", bad.chunks, want, bad.dead, len(bad.failed), len(toxic))
+		}
+		b.ReportMetric(clean.span.Seconds(), "clean-s")
+		b.ReportMetric(bad.span.Seconds(), "toxic-s")
+		b.ReportMetric(bad.span.Seconds()/clean.span.Seconds(), "toxic/clean-time")
+		b.ReportMetric(bad.deadAfter.Seconds(), "last-dead-letter-s")
+		b.ReportMetric(float64(bad.requests.Toxic), "toxic-requests")
 	}
 }

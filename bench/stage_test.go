@@ -22,14 +22,16 @@ import (
 // what chunks.embedded holds: the record timestamps of the first
 // appearance of every chunk.
 type embedRun struct {
-	chunks   int           // distinct chunks embedded
-	records  int           // records on chunks.embedded (duplicates included)
-	span     time.Duration // first to last chunk's record timestamp
-	rate     float64       // chunks/s over span
-	dead     int           // records on documents.dlq
-	failed   []string      // doc ids on documents.failed
-	requests gpusim.Stats
-	health   []embed.EndpointHealth
+	chunks  int           // distinct chunks embedded
+	records int           // records on chunks.embedded (duplicates included)
+	span    time.Duration // first to last chunk's record timestamp
+	rate    float64       // chunks/s over span
+	dead    int           // records on documents.dlq
+	// deadAfter is the time from the first chunk to the last dead letter.
+	deadAfter time.Duration
+	failed    []string // doc ids on documents.failed
+	requests  gpusim.Stats
+	health    []embed.EndpointHealth
 }
 
 // corpusText returns the text of chunk i of document d.
@@ -41,8 +43,9 @@ func plainText(d, i int) string {
 
 // runEmbedStage produces docs×chunks ChunkParsed records, runs the embed
 // stage against a gpusim configured by gcfg until every chunk it expects
-// (want) is on chunks.embedded, and reads the result back.
-func runEmbedStage(b *testing.B, gcfg gpusim.Config, docs, chunks int, text corpusText, want int, tune func(*engine.Config)) embedRun {
+// (want) is on chunks.embedded and wantDead records are on documents.dlq,
+// and reads the result back.
+func runEmbedStage(b *testing.B, gcfg gpusim.Config, docs, chunks int, text corpusText, want, wantDead int, tune func(*engine.Config)) embedRun {
 	b.Helper()
 	c := newCluster(b, 6, event.TopicParsed, event.TopicEmbedded, event.TopicDLQ, event.TopicFailed)
 	for d := range docs {
@@ -84,6 +87,15 @@ func runEmbedStage(b *testing.B, gcfg gpusim.Config, docs, chunks int, text corp
 	go func() { errc <- e.Run(ctx) }()
 
 	out := readBack(b, c.addrs, event.TopicEmbedded, chunksCovered(want), 5*time.Minute)
+	var lastDead time.Time
+	if wantDead > 0 {
+		dead := readBack(b, c.addrs, event.TopicDLQ, func(rs []*kgo.Record) bool { return len(rs) >= wantDead }, time.Minute)
+		for _, r := range dead {
+			if r.Timestamp.After(lastDead) {
+				lastDead = r.Timestamp
+			}
+		}
+	}
 	cancel()
 	if err := <-errc; err != nil {
 		b.Fatal(err)
@@ -116,6 +128,9 @@ func runEmbedStage(b *testing.B, gcfg gpusim.Config, docs, chunks int, text corp
 	if len(stamps) > 1 {
 		r.span = stamps[len(stamps)-1].Sub(stamps[0])
 		r.rate = float64(len(stamps)-1) / r.span.Seconds()
+		if !lastDead.IsZero() {
+			r.deadAfter = lastDead.Sub(stamps[0])
+		}
 	}
 	r.dead = len(readBack(b, c.addrs, event.TopicDLQ, nil, time.Second))
 	for _, rec := range readBack(b, c.addrs, event.TopicFailed, nil, time.Second) {
