@@ -31,8 +31,12 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 step "kafka start"
-line=$(bash scripts/kafka.sh start "$state")
-export "${line?}"
+# --secure: a SASL_SSL and an mTLS listener besides the plain one, for the
+# secure-cluster tests; each printed NAME=VALUE line is exported.
+while IFS= read -r line; do
+	export "${line?}"
+done < <(bash scripts/kafka.sh start "$state" --secure)
+[ -n "${RAGPIPE_TEST_BROKERS:-}" ] || { echo "Kafka did not start" >&2; exit 1; }
 export RAGPIPE_REQUIRE_KAFKA=1
 echo "RAGPIPE_TEST_BROKERS=$RAGPIPE_TEST_BROKERS"
 

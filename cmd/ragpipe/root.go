@@ -17,6 +17,8 @@ type globals struct {
 	brokers  string
 	tls      bool
 	tlsCA    string
+	tlsCert  string
+	tlsKey   string
 	saslMech string
 	saslUser string
 	saslPass string
@@ -42,6 +44,8 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 	pf.StringVar(&g.brokers, "brokers", envOr("RAGPIPE_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated (env RAGPIPE_BROKERS)")
 	pf.BoolVar(&g.tls, "tls", envBool("RAGPIPE_TLS"), "connect with TLS (env RAGPIPE_TLS)")
 	pf.StringVar(&g.tlsCA, "tls-ca", os.Getenv("RAGPIPE_TLS_CA"), "PEM CA bundle for TLS (env RAGPIPE_TLS_CA)")
+	pf.StringVar(&g.tlsCert, "tls-cert", os.Getenv("RAGPIPE_TLS_CERT"), "PEM client certificate for brokers that require one (env RAGPIPE_TLS_CERT)")
+	pf.StringVar(&g.tlsKey, "tls-key", os.Getenv("RAGPIPE_TLS_KEY"), "PEM key of --tls-cert (env RAGPIPE_TLS_KEY)")
 	pf.StringVar(&g.saslMech, "sasl-mechanism", os.Getenv("RAGPIPE_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env RAGPIPE_SASL_MECHANISM)")
 	pf.StringVar(&g.saslUser, "sasl-user", os.Getenv("RAGPIPE_SASL_USER"), "SASL user (env RAGPIPE_SASL_USER)")
 	pf.StringVar(&g.saslPass, "sasl-password", "", "SASL password (prefer env RAGPIPE_SASL_PASSWORD)")
@@ -79,7 +83,7 @@ func (g *globals) kafka() broker.Config {
 		pass = os.Getenv("RAGPIPE_SASL_PASSWORD")
 	}
 	return broker.Config{
-		Brokers: broker.ParseBrokers(g.brokers), TLS: g.tls, TLSCAFile: g.tlsCA,
+		Brokers: broker.ParseBrokers(g.brokers), TLS: g.tls, TLSCAFile: g.tlsCA, TLSCertFile: g.tlsCert, TLSKeyFile: g.tlsKey,
 		SASLMechanism: g.saslMech, SASLUser: g.saslUser, SASLPassword: pass,
 	}
 }
