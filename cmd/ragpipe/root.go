@@ -14,16 +14,18 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	brokers  string
-	tls      bool
-	tlsCA    string
-	tlsCert  string
-	tlsKey   string
-	saslMech string
-	saslUser string
-	saslPass string
-	logLevel string
-	data     string
+	brokers   string
+	tls       bool
+	tlsCA     string
+	tlsCert   string
+	tlsKey    string
+	saslMech  string
+	saslUser  string
+	saslPass  string
+	logLevel  string
+	logFormat string
+	config    string
+	data      string
 }
 
 func newRootCmd() *cobra.Command {
@@ -49,9 +51,18 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 	pf.StringVar(&g.saslMech, "sasl-mechanism", os.Getenv("RAGPIPE_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env RAGPIPE_SASL_MECHANISM)")
 	pf.StringVar(&g.saslUser, "sasl-user", os.Getenv("RAGPIPE_SASL_USER"), "SASL user (env RAGPIPE_SASL_USER)")
 	pf.StringVar(&g.saslPass, "sasl-password", "", "SASL password (prefer env RAGPIPE_SASL_PASSWORD)")
-	pf.StringVar(&g.logLevel, "log-level", envOr("RAGPIPE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error (env RAGPIPE_LOG_LEVEL)")
+	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (env RAGPIPE_LOG_FORMAT)")
+	pf.StringVar(&g.config, "config", "", "YAML configuration file: global flags at the top, a command's flags under its name (env RAGPIPE_CONFIG); flags override env RAGPIPE_<FLAG>, which overrides the file")
 	pf.StringVar(&g.data, "data", envOr("RAGPIPE_DATA", defaultDataDir()), "data folder (embedded vector store, embedded broker data) (env RAGPIPE_DATA)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		path := g.config
+		if !cmd.Flags().Changed("config") {
+			path = os.Getenv("RAGPIPE_CONFIG")
+		}
+		if err := loadSources(cmd, path); err != nil {
+			return err
+		}
 		return g.setupLogging(cmd)
 	}
 	root.AddCommand(
@@ -63,6 +74,8 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		newIndexCmd(g),
 		newSearchCmd(g),
 		newGpusimCmd(),
+		newConfigCmd(),
+		newVersionCmd(),
 	)
 	return root
 }
@@ -72,7 +85,15 @@ func (g *globals) setupLogging(cmd *cobra.Command) error {
 	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl})))
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch g.logFormat {
+	case "text":
+		slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)))
+	case "json":
+		slog.SetDefault(slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)))
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	}
 	return nil
 }
 
