@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,6 +68,11 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		return res, nil
 	}
 	if err := s.Store.Upsert(ctx, chunks); err != nil {
+		if errors.Is(err, store.ErrDimension) {
+			// Retrying cannot help: the batch splits until the chunk
+			// of the wrong dimension stands alone and is dead-lettered.
+			return nil, fault.Record(fmt.Errorf("store upsert: %w", err))
+		}
 		return nil, fault.Server(fmt.Errorf("store upsert: %w", err), 0)
 	}
 	// A version is announced when its last chunk is indexed and all of its
