@@ -31,6 +31,6 @@ func newIndexCmd(g *globals) *cobra.Command {
 		},
 	}
 	w.register(cmd, "ragpipe-index", 256)
-	cmd.Flags().StringVar(&dsn, "store", "", "vector store: a directory for the embedded store (default DATA/store)")
+	cmd.Flags().StringVar(&dsn, "store", "", "vector store: a directory (embedded store, default DATA/store) or postgres://… (PostgreSQL with pgvector; several index workers may share it)")
 	return cmd
 }
