@@ -397,6 +397,14 @@ WITH touched AS (
 )
 SELECT (SELECT count(*) FROM promoted), (SELECT count(*) FROM gone)`
 
+// lockDocsSQL serialises the writers of the same documents (two index
+// workers during a rebalance): transaction-scoped advisory locks, taken in
+// key order, before the statements that read the documents' state.
+const lockDocsSQL = `
+SELECT count(pg_advisory_xact_lock(k)) FROM (
+	SELECT DISTINCT hashtextextended(x.t || '/' || x.d, 0) AS k FROM unnest($1::text[], $2::text[]) AS x(t, d) ORDER BY 1
+) s`
+
 type chunkKey struct {
 	tenant, doc string
 	version     int64
@@ -469,6 +477,9 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 				return &DimensionError{Got: dim, Want: d, Op: "upsert"}
 			}
 		}
+		if _, err := tx.Exec(ctx, lockDocsSQL, tenants, docs); err != nil {
+			return fmt.Errorf("store: locking documents: %w", err)
+		}
 		if _, err := tx.Exec(ctx, upsertSQL, tenants, docs, versions, indexes, counts, texts, metas, vecs); err != nil {
 			return fmt.Errorf("store: upserting %d chunks: %w", n, err)
 		}
@@ -488,9 +499,24 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 	return nil
 }
 
+// versionTx runs sql (with tenant, document and version as $1..$3) in a
+// transaction holding the document's lock.
+func (s *Postgres) versionTx(ctx context.Context, sql, tenantID, docID string, version int64) error {
+	if s.cfg.ReadOnly {
+		return errors.New("store: opened read-only")
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockDocsSQL, []string{tenantID}, []string{docID}); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, sql, tenantID, docID, version)
+		return err
+	})
+}
+
 // DeleteVersion implements Store.
 func (s *Postgres) DeleteVersion(ctx context.Context, tenantID, docID string, version int64) error {
-	_, err := s.pool.Exec(ctx, `WITH gone AS (
+	err := s.versionTx(ctx, `WITH gone AS (
 		DELETE FROM chunks WHERE tenant_id = $1 AND doc_id = $2 AND doc_version = $3 RETURNING 1)
 		DELETE FROM documents WHERE tenant_id = $1 AND doc_id = $2 AND live_version = $3`, tenantID, docID, version)
 	if err != nil {
@@ -501,7 +527,7 @@ func (s *Postgres) DeleteVersion(ctx context.Context, tenantID, docID string, ve
 
 // FailVersion implements Store.
 func (s *Postgres) FailVersion(ctx context.Context, tenantID, docID string, version int64) error {
-	_, err := s.pool.Exec(ctx, `WITH tomb AS (
+	err := s.versionTx(ctx, `WITH tomb AS (
 		INSERT INTO failed_versions (tenant_id, doc_id, doc_version) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1
 	), gone AS (
 		DELETE FROM chunks WHERE tenant_id = $1 AND doc_id = $2 AND doc_version = $3 RETURNING 1)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -147,4 +149,108 @@ func vecText(v []float32) string {
 		parts[i] = fmt.Sprint(x)
 	}
 	return "[" + strings.Join(parts, ",") + "]"
+}
+
+// Two writers on one document (two index workers during a rebalance):
+// one completes new versions while the other replays chunks of older
+// ones. Searches never mix versions and nothing stale is left behind.
+func TestPostgresTwoWritersOneDocument(t *testing.T) {
+	ctx := t.Context()
+	dsn := storetest.PostgresDSN(t)
+	open := func() store.Store {
+		s, err := store.Open(ctx, dsn, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	const chunks, last = 4, 30
+	version := func(v int64) []store.Chunk {
+		var cs []store.Chunk
+		for i := range int32(chunks) {
+			cs = append(cs, storetest.C("t", "doc", v, i, chunks, 1, float32(i), float32(v)))
+		}
+		return cs
+	}
+	if err := a.Upsert(ctx, version(1)); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		cur  atomic.Int64
+		wg   sync.WaitGroup
+		errc = make(chan error, 3)
+	)
+	cur.Store(1)
+	stop := make(chan struct{})
+	wg.Add(2)
+	go func() { // replays of the live version, late once the next completes
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cs := version(cur.Load())
+			if err := b.Upsert(ctx, cs[:2]); err != nil {
+				errc <- err
+				return
+			}
+			if err := b.Upsert(ctx, cs[2:]); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	go func() { // searches
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			hits, err := b.Search(ctx, "t", []float32{1, 1, 1}, 50)
+			if err != nil {
+				errc <- err
+				return
+			}
+			vs := map[int64]int{}
+			for _, h := range hits {
+				vs[h.DocVersion]++
+			}
+			for v, n := range vs {
+				if len(vs) != 1 || n != chunks {
+					errc <- fmt.Errorf("search saw versions %v (version %d)", vs, v)
+					return
+				}
+			}
+		}
+	}()
+	for v := int64(2); v <= last; v++ {
+		cs := version(v)
+		if err := a.Upsert(ctx, cs[:3]); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Upsert(ctx, cs[3:]); err != nil {
+			t.Fatal(err)
+		}
+		cur.Store(v)
+	}
+	close(stop)
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	var rows, searchable, minV int
+	err := connect(t, dsn).QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE searchable), coalesce(min(doc_version), 0) FROM chunks").Scan(&rows, &searchable, &minV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != chunks || searchable != chunks || minV != last {
+		t.Fatalf("left %d rows (%d searchable, oldest version %d), want %d of version %d", rows, searchable, minV, chunks, last)
+	}
 }
