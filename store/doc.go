@@ -19,7 +19,10 @@
 //   - Chunks of a version older than the searchable one are ignored (late
 //     replays), as are chunks of a failed version: FailVersion removes the
 //     version and leaves a tombstone. DeleteVersion removes a version
-//     without a tombstone.
+//     without a tombstone. DeleteDocument removes a document's versions up
+//     to a given one and leaves a tombstone: late chunks of them leave
+//     nothing behind, while a newer version (the document written again)
+//     is indexed.
 //   - Every search is scoped to one tenant (an empty tenant is an error);
 //     no query reads or changes another tenant's chunks. Scores are cosine
 //     similarity, best first.

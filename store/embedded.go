@@ -20,6 +20,8 @@ import (
 
 const logName = "vectors.log"
 
+type docKey struct{ tenant, doc string }
+
 type verKey struct {
 	tenant, doc string
 	version     int64
@@ -39,7 +41,7 @@ type docState struct {
 
 // op is one line of the log.
 type op struct {
-	Op string `json:"op"` // "put", "del", "fail" or "dim"
+	Op string `json:"op"` // "put", "del", "fail", "deldoc" (doc_version: up to) or "dim"
 	Chunk
 	Vec string `json:"vec,omitempty"` // base64 of little-endian float32s
 	Dim int    `json:"dim,omitempty"` // for "dim"
@@ -56,7 +58,9 @@ type Embedded struct {
 	n    int // chunks stored
 	dim  int // the vectors' dimension; 0 until the first chunk
 	// failed holds the document versions that failed (tombstones).
-	failed  map[verKey]struct{}
+	failed map[verKey]struct{}
+	// deleted holds, per deleted document, the newest version deleted.
+	deleted map[docKey]int64
 	f       *os.File
 	lock    *os.File
 	entries int // lines in the log
@@ -64,7 +68,8 @@ type Embedded struct {
 
 // OpenEmbedded opens (creating if needed) the store in dir.
 func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
-	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[string]map[string]*docState{}, failed: map[verKey]struct{}{}}
+	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[string]map[string]*docState{},
+		failed: map[verKey]struct{}{}, deleted: map[docKey]int64{}}
 	path := filepath.Join(dir, logName)
 	if readOnly {
 		f, err := os.Open(path)
@@ -103,7 +108,7 @@ func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
 		return nil, err
 	}
 	s.f = f
-	if s.entries > 1024 && s.entries > 2*(s.n+len(s.failed)+1) {
+	if s.entries > 1024 && s.entries > 2*(s.n+len(s.failed)+len(s.deleted)+1) {
 		if err := s.compact(); err != nil {
 			s.Close()
 			return nil, err
@@ -151,6 +156,8 @@ func (s *Embedded) load(r io.Reader) error {
 		case "fail":
 			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
 			s.failed[verKey{o.TenantID, o.DocID, o.DocVersion}] = struct{}{}
+		case "deldoc":
+			s.deleteDocument(o.TenantID, o.DocID, o.DocVersion)
 		}
 	}
 }
@@ -159,10 +166,13 @@ func (s *Embedded) doc(tenant, doc string) *docState {
 	return s.docs[tenant][doc]
 }
 
-// accepts tells whether a chunk would be stored: not of a failed version,
-// nor older than its document's searchable version.
+// accepts tells whether a chunk would be stored: not of a failed or
+// deleted version, nor older than its document's searchable version.
 func (s *Embedded) accepts(c Chunk) bool {
 	if _, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]; failed {
+		return false
+	}
+	if upTo, ok := s.deleted[docKey{c.TenantID, c.DocID}]; ok && c.DocVersion <= upTo {
 		return false
 	}
 	d := s.doc(c.TenantID, c.DocID)
@@ -224,6 +234,24 @@ func (s *Embedded) deleteVersion(tenant, doc string, version int64) {
 		delete(s.docs[tenant], doc)
 		if len(s.docs[tenant]) == 0 {
 			delete(s.docs, tenant)
+		}
+	}
+}
+
+// deleteDocument removes the versions up to upTo and keeps the tombstone.
+func (s *Embedded) deleteDocument(tenant, doc string, upTo int64) {
+	dk := docKey{tenant, doc}
+	if old, ok := s.deleted[dk]; !ok || upTo > old {
+		s.deleted[dk] = upTo
+	}
+	if d := s.doc(tenant, doc); d != nil {
+		for v := range d.versions {
+			if v <= upTo {
+				s.deleteVersion(tenant, doc, v)
+			}
+		}
+		if d.hasLive && d.live <= upTo {
+			s.deleteVersion(tenant, doc, d.live)
 		}
 	}
 }
@@ -330,6 +358,20 @@ func (s *Embedded) FailVersion(_ context.Context, tenantID, docID string, versio
 	return nil
 }
 
+// DeleteDocument implements Store.
+func (s *Embedded) DeleteDocument(_ context.Context, tenantID, docID string, upTo int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.deleted[docKey{tenantID, docID}]; ok && old >= upTo && s.doc(tenantID, docID) == nil {
+		return nil
+	}
+	if err := s.write([]op{{Op: "deldoc", Chunk: Chunk{TenantID: tenantID, DocID: docID, DocVersion: upTo}}}); err != nil {
+		return err
+	}
+	s.deleteDocument(tenantID, docID, upTo)
+	return nil
+}
+
 // CountVersion implements Store.
 func (s *Embedded) CountVersion(_ context.Context, tenantID, docID string, version int64) (int, error) {
 	s.mu.RLock()
@@ -422,6 +464,12 @@ func (s *Embedded) compact() error {
 	}
 	for vk := range s.failed {
 		if err := encodeOp(&buf, op{Op: "fail", Chunk: Chunk{TenantID: vk.tenant, DocID: vk.doc, DocVersion: vk.version}}); err != nil {
+			return err
+		}
+		entries++
+	}
+	for dk, upTo := range s.deleted {
+		if err := encodeOp(&buf, op{Op: "deldoc", Chunk: Chunk{TenantID: dk.tenant, DocID: dk.doc, DocVersion: upTo}}); err != nil {
 			return err
 		}
 		entries++

@@ -366,6 +366,7 @@ FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::integer[], 
 LEFT JOIN documents doc ON doc.tenant_id = s.t AND doc.doc_id = s.d
 WHERE (doc.live_version IS NULL OR s.v >= doc.live_version)
 	AND NOT EXISTS (SELECT 1 FROM failed_versions f WHERE f.tenant_id = s.t AND f.doc_id = s.d AND f.doc_version = s.v)
+	AND NOT EXISTS (SELECT 1 FROM deleted_documents x WHERE x.tenant_id = s.t AND x.doc_id = s.d AND s.v <= x.up_to)
 ON CONFLICT (tenant_id, doc_id, doc_version, chunk_index) DO UPDATE
 	SET chunk_count = EXCLUDED.chunk_count, text = EXCLUDED.text, metadata = EXCLUDED.metadata,
 		embedding = EXCLUDED.embedding, searchable = EXCLUDED.searchable`
@@ -534,6 +535,21 @@ func (s *Postgres) FailVersion(ctx context.Context, tenantID, docID string, vers
 	DELETE FROM documents WHERE tenant_id = $1 AND doc_id = $2 AND live_version = $3`, tenantID, docID, version)
 	if err != nil {
 		return fmt.Errorf("store: failing version %d of %s: %w", version, docID, err)
+	}
+	return nil
+}
+
+// DeleteDocument implements Store.
+func (s *Postgres) DeleteDocument(ctx context.Context, tenantID, docID string, upTo int64) error {
+	err := s.versionTx(ctx, `WITH tomb AS (
+		INSERT INTO deleted_documents AS x (tenant_id, doc_id, up_to) VALUES ($1, $2, $3)
+		ON CONFLICT (tenant_id, doc_id) DO UPDATE SET up_to = greatest(x.up_to, EXCLUDED.up_to), deleted_at = now()
+		RETURNING 1
+	), gone AS (
+		DELETE FROM chunks WHERE tenant_id = $1 AND doc_id = $2 AND doc_version <= $3 RETURNING 1)
+	DELETE FROM documents WHERE tenant_id = $1 AND doc_id = $2 AND live_version <= $3`, tenantID, docID, upTo)
+	if err != nil {
+		return fmt.Errorf("store: deleting %s: %w", docID, err)
 	}
 	return nil
 }

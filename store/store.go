@@ -47,6 +47,11 @@ type Store interface {
 	// and remembers it, so that chunks of it arriving later are ignored: a
 	// failed version is never half searchable.
 	FailVersion(ctx context.Context, tenantID, docID string, version int64) error
+	// DeleteDocument removes every version of a document up to and
+	// including upTo and remembers it, so that chunks of those versions
+	// arriving later are ignored; newer versions (the document written
+	// again) are indexed as usual.
+	DeleteDocument(ctx context.Context, tenantID, docID string, upTo int64) error
 	// CountVersion returns how many chunks of a document version are stored.
 	CountVersion(ctx context.Context, tenantID, docID string, version int64) (int, error)
 	// Search returns the k chunks of one tenant's searchable document

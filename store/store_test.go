@@ -65,13 +65,14 @@ func TestEmbeddedCompactionOnOpen(t *testing.T) {
 	// searchable, and a tombstone stays.
 	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 2, 0, 2, 0, 1)})
 	_ = s.FailVersion(ctx, "t", "a", 3)
+	_ = s.DeleteDocument(ctx, "t", "gone", 7)
 	s.Close()
 	s, err := OpenEmbedded(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.entries != 4 { // dim, fail, two puts
+	if s.entries != 5 { // dim, fail, deldoc, two puts
 		t.Fatalf("entries after compaction %d", s.entries)
 	}
 	if n, _ := s.Len(ctx); n != 2 {
@@ -82,8 +83,12 @@ func TestEmbeddedCompactionOnOpen(t *testing.T) {
 		t.Fatalf("want version 1 searchable after compaction: %+v", hits)
 	}
 	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 3, 0, 1, 1, 0)})
+	_ = s.Upsert(ctx, []Chunk{chunk("t", "gone", 7, 0, 1, 1, 0)})
 	if n, _ := s.CountVersion(ctx, "t", "a", 3); n != 0 {
-		t.Fatal("the tombstone was lost in compaction")
+		t.Fatal("the failed-version tombstone was lost in compaction")
+	}
+	if n, _ := s.CountVersion(ctx, "t", "gone", 7); n != 0 {
+		t.Fatal("the deleted-document tombstone was lost in compaction")
 	}
 }
 

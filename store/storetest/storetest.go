@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NewestCompleteVersionOnly", testVersions},
 		{"FailVersionTombstone", testFailVersion},
 		{"DeleteVersion", testDeleteVersion},
+		{"DeleteDocument", testDeleteDocument},
 		{"Dimension", testDimension},
 		{"DuplicateKeysInOneBatch", testDuplicates},
 		{"ConcurrentSearchNeverMixesVersions", testConcurrentVersions},
@@ -308,6 +309,54 @@ func testDeleteVersion(t *testing.T, s store.Store) {
 	}
 	if err := s.DeleteVersion(ctx(t), "t", "nope", 9); err != nil {
 		t.Fatalf("deleting a missing version: %v", err)
+	}
+}
+
+// Deleting a document removes its versions up to the given one, for good:
+// late chunks of them leave nothing behind, while a newer version (the
+// document written again) is indexed; other documents are untouched.
+func testDeleteDocument(t *testing.T, s store.Store) {
+	upsert(t, s, C("t", "a", 1, 0, 1, 1, 0), C("t", "a", 2, 0, 2, 1, 0), C("t", "b", 1, 0, 1, 1, 0), C("u", "a", 1, 0, 1, 1, 0))
+	for range 2 { // idempotent
+		if err := s.DeleteDocument(ctx(t), "t", "a", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, s, "t", "a", 1) + count(t, s, "t", "a", 2); n != 0 {
+		t.Fatalf("deleted document holds %d chunks", n)
+	}
+	if v := versions(search(t, s, "t", 5, 1, 0)); len(v) != 1 || v["b"][1] != 1 {
+		t.Fatalf("want only b after deleting a: %v", v)
+	}
+	if v := versions(search(t, s, "u", 5, 1, 0)); v["a"][1] != 1 {
+		t.Fatalf("another tenant's document of the same id was deleted: %v", v)
+	}
+	// A late chunk of a deleted version, even one completing it, is ignored.
+	upsert(t, s, C("t", "a", 2, 1, 2, 1, 0), C("t", "a", 1, 0, 1, 1, 0))
+	if n := count(t, s, "t", "a", 1) + count(t, s, "t", "a", 2); n != 0 {
+		t.Fatalf("late chunks of a deleted document were stored (%d)", n)
+	}
+	if hits := search(t, s, "t", 5, 1, 0); len(hits) != 1 {
+		t.Fatalf("late chunks made the deleted document searchable: %+v", hits)
+	}
+	// Written again later: a newer version comes back.
+	upsert(t, s, C("t", "a", 3, 0, 1, 1, 0))
+	if v := versions(search(t, s, "t", 5, 1, 0)); v["a"][3] != 1 {
+		t.Fatalf("a new version after the delete is not searchable: %v", v)
+	}
+	// A delete up to an older version leaves the newer searchable one.
+	if err := s.DeleteDocument(ctx(t), "t", "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	if v := versions(search(t, s, "t", 5, 1, 0)); v["a"][3] != 1 {
+		t.Fatalf("an older delete removed version 3: %v", v)
+	}
+	if err := s.DeleteDocument(ctx(t), "t", "never-indexed", 5); err != nil {
+		t.Fatalf("deleting an unknown document: %v", err)
+	}
+	upsert(t, s, C("t", "never-indexed", 4, 0, 1, 1, 0))
+	if n := count(t, s, "t", "never-indexed", 4); n != 0 {
+		t.Fatal("a delete before the document's chunks arrived did not hold")
 	}
 }
 
