@@ -18,7 +18,9 @@ import (
 // Index writes ChunkEmbedded records into a vector store and announces
 // each complete document version on vectors.indexed. It also consumes
 // documents.failed: a failed version's chunks are removed from the store
-// and later ones ignored, so a failed version is never half searchable.
+// and later ones ignored, so a failed version is never half searchable;
+// and documents.deleted: the document's versions up to the deleted one
+// leave the store, and later chunks of them are ignored.
 type Index struct {
 	Store store.Store
 }
@@ -29,8 +31,20 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	chunks := make([]store.Chunk, 0, len(batch))
 	msgs := make([]*ragpipev1.ChunkEmbedded, 0, len(batch))
 	pos := make([]int, 0, len(batch))
-	var failed []*ragpipev1.DocumentFailed
+	var (
+		failed  []*ragpipev1.DocumentFailed
+		deleted []*ragpipev1.DocumentDeleted
+	)
 	for i, r := range batch {
+		if r.Topic == event.TopicDeleted {
+			d, err := event.DecodeDocumentDeleted(r)
+			if err != nil {
+				res[i].Err = err
+			} else {
+				deleted = append(deleted, d)
+			}
+			continue
+		}
 		if r.Topic == event.TopicFailed {
 			f, err := event.DecodeDocumentFailed(r)
 			if err != nil {
@@ -62,6 +76,13 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	for _, f := range failed {
 		if err := s.Store.FailVersion(ctx, f.GetTenantId(), f.GetDocId(), f.GetDocVersion()); err != nil {
 			return nil, fault.Server(fmt.Errorf("store: removing failed version: %w", err), 0)
+		}
+	}
+	// A delete and the upserts of one batch commute: the tombstone makes
+	// the store ignore the deleted versions' chunks, before or after.
+	for _, d := range deleted {
+		if err := s.Store.DeleteDocument(ctx, d.GetTenantId(), d.GetDocId(), d.GetDocVersion()); err != nil {
+			return nil, fault.Server(fmt.Errorf("store: deleting a document: %w", err), 0)
 		}
 	}
 	if len(chunks) == 0 {

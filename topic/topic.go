@@ -28,6 +28,7 @@ const (
 	Indexed  = "vectors.indexed"
 	Failed   = "documents.failed"
 	DLQ      = "documents.dlq"
+	Deleted  = "documents.deleted"
 )
 
 // Options override the production defaults.
@@ -80,7 +81,7 @@ func Pipeline(o Options) ([]Spec, error) {
 		"min.insync.replicas": strconv.Itoa(isr),
 	}
 	var specs []Spec
-	for _, name := range []string{Parsed, Embedded, Indexed, Failed, DLQ} {
+	for _, name := range []string{Parsed, Embedded, Indexed, Failed, DLQ, Deleted} {
 		specs = append(specs, Spec{Name: name, Partitions: o.Partitions, ReplicationFactor: o.ReplicationFactor, Configs: maps.Clone(configs)})
 	}
 	return specs, nil

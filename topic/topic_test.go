@@ -84,7 +84,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(specs) != 5 {
+	if len(specs) != 6 {
 		t.Fatalf("%d specs", len(specs))
 	}
 	s := specs[0]

@@ -15,7 +15,7 @@ func newIndexCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "index",
-		Short: "Index vectors: chunks.embedded → vector store + vectors.indexed; documents.failed removes failed versions",
+		Short: "Index vectors: chunks.embedded → vector store + vectors.indexed; documents.failed and documents.deleted remove versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dsn == "" {
@@ -27,7 +27,7 @@ func newIndexCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			s := &stage.Index{Store: st}
-			return w.run(cmd.Context(), g, "index", []string{event.TopicEmbedded, event.TopicFailed}, s.Handle, nil)
+			return w.run(cmd.Context(), g, "index", []string{event.TopicEmbedded, event.TopicFailed, event.TopicDeleted}, s.Handle, nil)
 		},
 	}
 	w.register(cmd, "ragpipe-index", 256)

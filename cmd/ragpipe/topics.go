@@ -19,8 +19,8 @@ func newTopicsCmd(g *globals) *cobra.Command {
 	apply := &cobra.Command{
 		Use:   "apply",
 		Short: "Create the pipeline's topics, or check them and report drift",
-		Long: `Creates documents.parsed, chunks.embedded, vectors.indexed, documents.failed and
-documents.dlq with production defaults (12 partitions, replication factor 3,
+		Long: `Creates documents.parsed, chunks.embedded, vectors.indexed, documents.failed,
+documents.dlq and documents.deleted with production defaults (12 partitions, replication factor 3,
 retention.ms 604800000, cleanup.policy delete, min.insync.replicas 2), or checks
 existing ones. Existing topics are never changed; differences are reported as drift.`,
 		Args: cobra.NoArgs,
