@@ -15,7 +15,7 @@ import (
 // The whole pipeline on real Kafka with the index in PostgreSQL
 // (pgvector): every chunk lands in the table as the searchable version of
 // its document, `search --store postgres://…` finds the right documents,
-// and another tenant sees nothing.
+// another tenant sees nothing, and `ragpipe delete` removes a document.
 func TestPipelineOnKafkaWithPostgres(t *testing.T) {
 	brokers := kafkaBrokers(t)
 	dsn := storetest.PostgresDSN(t)
@@ -58,8 +58,35 @@ func TestPipelineOnKafkaWithPostgres(t *testing.T) {
 			t.Fatalf("--min-score 0.2 kept a hit scoring %.3f", h.Score)
 		}
 	}
+	zebrafish := res.Hits[0].DocID
 	out = mustRun(t, time.Minute, "search", "--store", dsn, "--json", "--tenant", "someone-else", "zebrafish aquarium larvae")
 	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Hits) != 0 {
 		t.Fatalf("another tenant found chunks: %v\n%s", err, out)
+	}
+
+	// `ragpipe delete` through a running index: the document leaves the
+	// index, the others stay.
+	indexP := start(t, "index", "index", "--brokers", brokers, "--group", "it-index", "--store", dsn)
+	mustRun(t, time.Minute, "delete", "--brokers", brokers, zebrafish)
+	var left int
+	waitFor(t, time.Minute, "the delete to reach the index", func() bool {
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM chunks WHERE doc_id = $1", zebrafish).Scan(&left)
+		return err == nil && left == 0
+	})
+	indexP.stop(20 * time.Second)
+	out = mustRun(t, time.Minute, "search", "--store", dsn, "--json", "--k", "50", "zebrafish aquarium larvae")
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range res.Hits {
+		if h.DocID == zebrafish {
+			t.Fatalf("deleted %s is still found:\n%s", zebrafish, out)
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM chunks").Scan(&rows); err != nil || rows >= chunks {
+		t.Fatalf("after the delete %d of %d chunks remain (%v)", rows, chunks, err)
+	}
+	if len(res.Hits) == 0 {
+		t.Fatal("the delete emptied the index")
 	}
 }
