@@ -74,6 +74,9 @@
 // are searched by exact scan. Search uses pgvector's iterative index scan
 // (0.8+) so that the tenant filter does not cut results short.
 //
-// Several index processes may write one PostgreSQL store (documents are
-// partitioned by key, so one document's chunks have one writer at a time).
+// Several index processes may write one PostgreSQL store. Documents are
+// partitioned by key, so a document normally has one writer; during a
+// rebalance two may overlap, so every write takes a transaction-scoped
+// advisory lock per document first (in key order): a replay racing a
+// version swap cannot leave the old version searchable.
 package store
