@@ -86,3 +86,39 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	})
 }
+
+// The same upserts from 4 goroutines at once (concurrent batches of one
+// index worker, or several workers).
+func BenchmarkUpsertConcurrent(b *testing.B) {
+	benchStores(b, func(b *testing.B, s store.Store) {
+		rng := rand.New(rand.NewPCG(3, 3))
+		batches := make([][]store.Chunk, b.N)
+		for i := range batches {
+			batches[i] = randomChunks(rng, "t", 32, 8, int64(i+1))
+		}
+		next := make(chan []store.Chunk, len(batches))
+		for _, cs := range batches {
+			next <- cs
+		}
+		close(next)
+		b.ResetTimer()
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				for cs := range next {
+					if err := s.Upsert(b.Context(), cs); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(256*b.N)/b.Elapsed().Seconds(), "chunks/s")
+	})
+}
