@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -23,6 +24,7 @@ type ingestFlags struct {
 	maxTokens   int
 	overlap     int
 	maxFileSize int64
+	source      string
 }
 
 func (f *ingestFlags) register(cmd *cobra.Command) {
@@ -31,6 +33,7 @@ func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.maxTokens, "max-tokens", ingest.DefaultMaxTokens, "token budget of a chunk")
 	fl.IntVar(&f.overlap, "overlap", ingest.DefaultOverlapTokens, "tokens repeated between consecutive chunks of a section")
 	fl.Int64Var(&f.maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to ingest, in bytes")
+	fl.StringVar(&f.source, "source", "", "name a source: doc_id becomes NAME/<path relative to the source's root>, the root being the folder of its first ingest (remembered in DATA/sources.json), and versions change only when the content does")
 }
 
 func (f *ingestFlags) stage(cl *kgo.Client) *stage.Ingest {
@@ -63,6 +66,25 @@ read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on
 			}
 			defer cl.Close()
 			s := f.stage(cl)
+			if f.source != "" {
+				srcs, err := stage.OpenSources(filepath.Join(g.data, "sources.json"))
+				if err != nil {
+					return err
+				}
+				defer srcs.Close()
+				src, err := srcs.Source(f.tenant, f.source, args)
+				if err != nil {
+					return err
+				}
+				s.DocID, s.Version = src.DocID, src.Version
+				// Saved whatever the outcome: a version remembered but not
+				// published is published again, unchanged, by the next run.
+				defer func() {
+					if err := srcs.Save(); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "ragpipe ingest: %v\n", err)
+					}
+				}()
+			}
 			s.Stderr = cmd.ErrOrStderr()
 			stop := progress(ctx, cmd.ErrOrStderr(), s, args)
 			sum, err := s.Run(ctx, args)
