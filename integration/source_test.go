@@ -3,6 +3,7 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // `ingest --source`: ingesting a folder and then one of its sub-folders,
-// and again after a touch, gives each document one id and one version.
+// and again after a touch, gives each document one id and one version;
+// `--sync` deletes what left the disk.
 func TestIngestSourceIdentityOnKafka(t *testing.T) {
 	brokers := setupKafka(t)
 	data := t.TempDir()
@@ -39,6 +41,29 @@ func TestIngestSourceIdentityOnKafka(t *testing.T) {
 		}
 		versions[m.GetDocId()][m.GetDocVersion()] = true
 	}
+	// --sync: a file removed from disk is deleted, once, up to its version.
+	if err := os.Remove(filepath.Join(corpus, "extra", "sourdough.md")); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--data", data, "--source", "handbook", "--sync", filepath.Join(corpus, "extra"))
+	if !strings.Contains(out, "deleted 1 document(s)") {
+		t.Fatalf("ingest --sync:\n%s", out)
+	}
+	if _, _, err := run(t, time.Minute, "ingest", "--brokers", brokers, "--sync", corpus); err == nil {
+		t.Fatal("--sync without --source was accepted")
+	}
+	dels := readTopic(t, brokers, event.TopicDeleted, 5*time.Second, atLeast(2))
+	if len(dels) != 1 {
+		t.Fatalf("%d DocumentDeleted, want 1", len(dels))
+	}
+	d, err := event.DecodeDocumentDeleted(dels[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.GetDocId() != "handbook/extra/sourdough.md" || d.GetReason() != "sync" || !versions[d.GetDocId()][d.GetDocVersion()] {
+		t.Fatalf("DocumentDeleted %+v (versions %v)", d, versions[d.GetDocId()])
+	}
+
 	z := versions["handbook/extra/zebrafish.md"]
 	if len(z) != 1 {
 		t.Fatalf("zebrafish.md: versions %v, want one (ids: %v)", z, keys(versions))

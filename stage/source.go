@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -50,7 +51,7 @@ type sourceState struct {
 }
 
 type sourceDocRef struct {
-	Hash    string `json:"hash"`
+	Hash    string `json:"hash"` // empty once deleted
 	Version int64  `json:"version"`
 }
 
@@ -150,7 +151,7 @@ func (s *Sources) Source(tenant, name string, paths []string) (*Source, error) {
 			return nil, fmt.Errorf("%s is outside %s, the root of source %s (tenant %s); ingest it under another --source", paths[i], st.Root, name, tenant)
 		}
 	}
-	return &Source{st: st}, nil
+	return &Source{st: st, seen: map[string]bool{}}, nil
 }
 
 func under(root, p string) bool {
@@ -160,7 +161,8 @@ func under(root, p string) bool {
 
 // Source is one named source; see Sources.
 type Source struct {
-	st *sourceState
+	st   *sourceState
+	seen map[string]bool // doc_ids given out by DocID
 }
 
 // Root is the source's root folder.
@@ -175,7 +177,41 @@ func (src *Source) DocID(f ingest.File) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return src.st.Name + "/" + filepath.ToSlash(rel), nil
+	id := src.st.Name + "/" + filepath.ToSlash(rel)
+	src.seen[id] = true
+	return id, nil
+}
+
+// Gone is a document of the source that is no longer on disk.
+type Gone struct {
+	DocID   string
+	Version int64 // the last version published
+}
+
+// Missing returns the source's documents under any of paths that this
+// ingest did not see (for `ingest --sync`), and marks them deleted: a file
+// written again later gets a version above the deleted one.
+func (src *Source) Missing(paths []string) ([]Gone, error) {
+	var gone []Gone
+	for id, ref := range src.st.Docs {
+		if ref.Hash == "" || src.seen[id] {
+			continue
+		}
+		file := filepath.Join(src.st.Root, filepath.FromSlash(strings.TrimPrefix(id, src.st.Name+"/")))
+		for _, p := range paths {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, err
+			}
+			if under(abs, file) || abs == file {
+				gone = append(gone, Gone{DocID: id, Version: ref.Version})
+				src.st.Docs[id] = sourceDocRef{Version: ref.Version}
+				break
+			}
+		}
+	}
+	sort.Slice(gone, func(i, j int) bool { return gone[i].DocID < gone[j].DocID })
+	return gone, nil
 }
 
 // Version returns the document's version from its content (Ingest.Version):

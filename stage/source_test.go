@@ -110,3 +110,55 @@ func TestSourceIdentityAndVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Missing lists the documents under the walked paths that the ingest did
+// not see; a document written again gets a version above the deleted one.
+func TestSourceMissing(t *testing.T) {
+	docs := t.TempDir()
+	for _, name := range []string{"a.md", "sub/b.md", "sub/c.md"} {
+		p := filepath.Join(docs, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srcs, err := OpenSources(filepath.Join(t.TempDir(), "sources.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srcs.Close()
+	src, _ := srcs.Source("t", "s", []string{docs})
+	versions := map[string]int64{}
+	for _, name := range []string{"a.md", "sub/b.md", "sub/c.md"} {
+		id, v := sourceFile(t, src, filepath.Join(docs, filepath.FromSlash(name)))
+		versions[id] = v
+	}
+	// A later ingest of sub/ sees only b.md: c.md is gone, a.md was not walked.
+	if err := os.Remove(filepath.Join(docs, "sub", "c.md")); err != nil {
+		t.Fatal(err)
+	}
+	src, _ = srcs.Source("t", "s", []string{filepath.Join(docs, "sub")})
+	sourceFile(t, src, filepath.Join(docs, "sub", "b.md"))
+	gone, err := src.Missing([]string{filepath.Join(docs, "sub")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gone) != 1 || gone[0].DocID != "s/sub/c.md" || gone[0].Version != versions["s/sub/c.md"] {
+		t.Fatalf("gone %+v", gone)
+	}
+	if again, _ := src.Missing([]string{docs}); len(again) != 1 || again[0].DocID != "s/a.md" {
+		t.Fatalf("a.md, unseen by this ingest of the whole root, should be gone; c.md only once: %+v", again)
+	}
+	// c.md comes back, same bytes, old mtime: a version above the deleted one.
+	p := filepath.Join(docs, "sub", "c.md")
+	if err := os.WriteFile(p, []byte("sub/c.md"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Unix(1_000, 0)
+	_ = os.Chtimes(p, old, old)
+	if _, v := sourceFile(t, src, p); v <= versions["s/sub/c.md"] {
+		t.Fatalf("re-created c.md got version %d, not above the deleted %d", v, versions["s/sub/c.md"])
+	}
+}

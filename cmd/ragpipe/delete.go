@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -11,7 +12,28 @@ import (
 	"github.com/ragpipe/ragpipe/broker"
 	"github.com/ragpipe/ragpipe/event"
 	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
+	"github.com/ragpipe/ragpipe/stage"
 )
+
+// publishDeletes publishes one DocumentDeleted per document and waits for
+// the acknowledgements.
+func publishDeletes(ctx context.Context, cl *kgo.Client, tenant, reason string, docs []stage.Gone) error {
+	now := timestamppb.Now()
+	recs := make([]*kgo.Record, 0, len(docs))
+	for _, d := range docs {
+		rec, err := event.NewRecord(event.TopicDeleted, event.Key(tenant, d.DocID), &ragpipev1.DocumentDeleted{
+			TenantId: tenant, DocId: d.DocID, DocVersion: d.Version, Reason: reason, DeletedAt: now,
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.DocID, err)
+		}
+		recs = append(recs, rec)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("publishing on %s: %w", event.TopicDeleted, err)
+	}
+	return nil
+}
 
 func newDeleteCmd(g *globals) *cobra.Command {
 	var (
@@ -37,16 +59,9 @@ DOC_ID is the document id as search prints it.`,
 			if version < 0 {
 				return fmt.Errorf("--version must not be negative, got %d", version)
 			}
-			now := timestamppb.Now()
-			recs := make([]*kgo.Record, 0, len(args))
-			for _, doc := range args {
-				rec, err := event.NewRecord(event.TopicDeleted, event.Key(tenant, doc), &ragpipev1.DocumentDeleted{
-					TenantId: tenant, DocId: doc, DocVersion: version, Reason: "delete", DeletedAt: now,
-				})
-				if err != nil {
-					return fmt.Errorf("%s: %w", doc, err)
-				}
-				recs = append(recs, rec)
+			docs := make([]stage.Gone, len(args))
+			for i, doc := range args {
+				docs[i] = stage.Gone{DocID: doc, Version: version}
 			}
 			kc := g.kafka()
 			if err := broker.Check(ctx, kc, 10*time.Second); err != nil {
@@ -57,10 +72,10 @@ DOC_ID is the document id as search prints it.`,
 				return err
 			}
 			defer cl.Close()
-			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-				return fmt.Errorf("publishing on %s: %w", event.TopicDeleted, err)
+			if err := publishDeletes(ctx, cl, tenant, "delete", docs); err != nil {
+				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleting %d document(s) of tenant %s (versions up to %d)\n", len(recs), tenant, version)
+			fmt.Fprintf(cmd.OutOrStdout(), "deleting %d document(s) of tenant %s (versions up to %d)\n", len(docs), tenant, version)
 			return nil
 		},
 	}

@@ -25,6 +25,7 @@ type ingestFlags struct {
 	overlap     int
 	maxFileSize int64
 	source      string
+	sync        bool
 }
 
 func (f *ingestFlags) register(cmd *cobra.Command) {
@@ -34,6 +35,7 @@ func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.overlap, "overlap", ingest.DefaultOverlapTokens, "tokens repeated between consecutive chunks of a section")
 	fl.Int64Var(&f.maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to ingest, in bytes")
 	fl.StringVar(&f.source, "source", "", "name a source: doc_id becomes NAME/<path relative to the source's root>, the root being the folder of its first ingest (remembered in DATA/sources.json), and versions change only when the content does")
+	fl.BoolVar(&f.sync, "sync", false, "with --source: delete (documents.deleted) the source's documents under PATH that are no longer on disk")
 }
 
 func (f *ingestFlags) stage(cl *kgo.Client) *stage.Ingest {
@@ -66,13 +68,17 @@ read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on
 			}
 			defer cl.Close()
 			s := f.stage(cl)
+			if f.sync && f.source == "" {
+				return errors.New("--sync needs --source: only a named source knows its documents")
+			}
+			var src *stage.Source
 			if f.source != "" {
 				srcs, err := stage.OpenSources(filepath.Join(g.data, "sources.json"))
 				if err != nil {
 					return err
 				}
 				defer srcs.Close()
-				src, err := srcs.Source(f.tenant, f.source, args)
+				src, err = srcs.Source(f.tenant, f.source, args)
 				if err != nil {
 					return err
 				}
@@ -90,6 +96,14 @@ read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on
 			sum, err := s.Run(ctx, args)
 			stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "ingested %d document(s), %d chunk(s); %d file(s) failed\n", sum.Documents, sum.Chunks, sum.Failed)
+			if f.sync {
+				if err != nil {
+					// A path that could not be walked would look deleted.
+					fmt.Fprintln(cmd.ErrOrStderr(), "ragpipe ingest: --sync skipped: the ingest did not complete")
+				} else if err = syncDeletes(ctx, cmd.OutOrStdout(), cl, f.tenant, src, args); err != nil {
+					return err
+				}
+			}
 			if errors.Is(err, stage.ErrSomePathsFailed) {
 				return &exitError{code: 1}
 			}
@@ -98,6 +112,22 @@ read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// syncDeletes deletes the source's documents under paths that the ingest
+// did not see.
+func syncDeletes(ctx context.Context, w io.Writer, cl *kgo.Client, tenant string, src *stage.Source, paths []string) error {
+	gone, err := src.Missing(paths)
+	if err != nil {
+		return err
+	}
+	if len(gone) > 0 {
+		if err := publishDeletes(ctx, cl, tenant, "sync", gone); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "deleted %d document(s) no longer on disk\n", len(gone))
+	return nil
 }
 
 // producer returns a client for producing pipeline records: idempotent,
