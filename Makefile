@@ -18,10 +18,13 @@ all: build
 build:
 	$(GO) build -o bin/ragpipe ./cmd/ragpipe
 
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # Unit tests only (embedded broker; no Java or PostgreSQL needed).
 unit:

@@ -12,5 +12,9 @@
 //   - BenchmarkDocumentLatency: how long one 200-chunk document takes against
 //     a 1-chunk one.
 //   - BenchmarkBacklogRSS: the worker's resident memory while it drains a
-//     1,000,000-record backlog from a broker in another process.
+//     1,000,000-record backlog from a broker in another process;
+//     BenchmarkStuckHeadRSS the same with one record hung for 15 s.
+//   - BenchmarkMixedFaults, BenchmarkToxicDocument: the real embed stage
+//     (stage.EmbedWorker, embed.Pool) against gpusim with faults, measured
+//     from chunks.embedded's record timestamps (stage_test.go).
 package bench

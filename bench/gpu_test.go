@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -49,7 +50,14 @@ func (g *gpu) handler(out string, done *atomic.Int64, onRecord func(*kgo.Record)
 	}
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// quiet is the benchmarks' logger: silent, or warnings and errors on
+// stderr with RAGPIPE_BENCH_VERBOSE set.
+func quiet() *slog.Logger {
+	if os.Getenv("RAGPIPE_BENCH_VERBOSE") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 type cluster struct {
 	addrs []string
@@ -108,7 +116,7 @@ func (c *cluster) produce(b *testing.B, topic string, docs, chunks, size int) {
 func runUntil(b *testing.B, cfg engine.Config, done *atomic.Int64, n int64) (time.Duration, *engine.Engine) {
 	b.Helper()
 	cfg.Logger = quiet()
-	e, err := engine.New(cfg, nil)
+	e, err := engine.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -69,11 +69,22 @@ func produceBacklog(spec string) error {
 // pauses at the bound. The broker and the producer run in other processes.
 func BenchmarkBacklogRSS(b *testing.B) {
 	for _, bound := range []int64{16 << 20, 64 << 20} {
-		b.Run(fmt.Sprintf("max-in-flight-%dMiB", bound>>20), func(b *testing.B) { backlogRSS(b, bound) })
+		b.Run(fmt.Sprintf("max-in-flight-%dMiB", bound>>20), func(b *testing.B) { backlogRSS(b, bound, 0) })
 	}
 }
 
-func backlogRSS(b *testing.B, bound int64) {
+// BenchmarkStuckHeadRSS drains the same backlog while the first record of
+// partition 0 hangs for 15 s: done records behind it count against the
+// bound until the watermark passes them, so the partition pauses and the
+// worker's memory stays within the bound instead of growing with what
+// the other records complete.
+func BenchmarkStuckHeadRSS(b *testing.B) {
+	for _, bound := range []int64{16 << 20, 64 << 20} {
+		b.Run(fmt.Sprintf("max-in-flight-%dMiB", bound>>20), func(b *testing.B) { backlogRSS(b, bound, 15*time.Second) })
+	}
+}
+
+func backlogRSS(b *testing.B, bound int64, stuckFor time.Duration) {
 	const records, size = 1_000_000, 200
 	for range b.N {
 		dir := b.TempDir()
@@ -127,9 +138,25 @@ func backlogRSS(b *testing.B, bound int64) {
 			}
 		}()
 		g := newGPU(0, 0, 8)
+		h := g.handler("", &done, nil)
+		var stuckPeak atomic.Int64
+		if stuckFor > 0 {
+			inner := h
+			h = func(ctx context.Context, batch []*kgo.Record) ([]engine.Result, error) {
+				for _, r := range batch {
+					if r.Partition == 0 && r.Offset == 0 { // hangs, while the rest flows
+						for end := time.Now().Add(stuckFor); time.Now().Before(end) && ctx.Err() == nil; {
+							stuckPeak.Store(max(stuckPeak.Load(), int64(rssMB(b))))
+							time.Sleep(20 * time.Millisecond)
+						}
+					}
+				}
+				return inner(ctx, batch)
+			}
+		}
 		took, _ := runUntil(b, engine.Config{
 			Group: "bench", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(addr)},
-			Handler: g.handler("", &done, nil), BatchMaxRecords: 256, MaxInFlightBatches: 8,
+			Handler: h, BatchMaxRecords: 256, MaxInFlightBatches: 8,
 			MaxInFlightBytes: bound,
 		}, &done, records)
 		close(stop)
@@ -139,6 +166,9 @@ func backlogRSS(b *testing.B, bound int64) {
 		b.ReportMetric(samples[50], "MB-rss-at-50%")
 		b.ReportMetric(samples[90], "MB-rss-at-90%")
 		b.ReportMetric(float64(peak.Load()), "MB-rss-peak")
+		if stuckFor > 0 {
+			b.ReportMetric(float64(stuckPeak.Load()), "MB-rss-peak-while-stuck")
+		}
 		b.ReportMetric(float64(records)/took.Seconds(), "records/s")
 	}
 }

@@ -41,7 +41,9 @@
 //     slow server is never mistaken for a shutdown.
 //   - fault.Batch (split the batch, retry the halves): 413, and an
 //     out-of-memory answer (a 5xx or 424 whose body mentions "out of memory"
-//     or "OOM").
+//     or "OOM"). A Pool handles these itself by learning the endpoint's
+//     batch limit (see Pools); through a Pool, the caller sees a batch
+//     error only for a single input.
 //   - fault.Record (count an attempt, eventually dead-letter): 400 and 422.
 //     When the body names the offending input ("index": 3, "input 3", …) or
 //     the request held a single input, the error carries its position in the
@@ -50,11 +52,14 @@
 //     i is empty, holds NaN or ±Inf, or has the wrong dimension is also
 //     fault.RecordAt(i). Missing vectors are RecordAt the first missing index
 //     when the answer's indices make it identifiable, Server otherwise.
-//   - 401 and 403 are not retriable and are not a record's fault: the error
-//     wraps ErrUnauthorized and carries no fault class. Workers must check
-//     errors.Is(err, ErrUnauthorized) before fault.ClassOf and treat it as
-//     fatal (stop and report the configuration error), because retrying
-//     would stall forever and dead-lettering would lose every record.
+//   - fault.Fatal (stop the worker and report the configuration error; no
+//     retry, no dead letter): 401 and 403 (the error wraps ErrUnauthorized),
+//     and 404 from an endpoint that has never answered an embedding
+//     request, which means a mistyped URL (the error wraps ErrNotFound,
+//     names the URL and suggests the right one: OpenAI-compatible base URLs
+//     end in /v1, TEI's native API takes the server's root). After a first
+//     success a 404 is a fault.Server error: a proxy or a server being
+//     redeployed, which passes.
 //
 // TEI answers 413 both for a batch that is too big and for an input that is
 // too long; see TEI for how it is told apart.
@@ -75,12 +80,26 @@
 //
 // # Pools
 //
-// A Pool returns record and batch errors as is (another endpoint would
-// refuse the input too), retries server errors at once on the other
-// endpoints, and keeps failing endpoints out with a circuit breaker. When
-// every breaker is open it sends nothing and fails with a fault.Server
-// error wrapping ErrCircuitOpen, whose Retry-After is the time until the
-// first endpoint may be probed. See Pool.
+// A Pool returns record errors as is (another endpoint would refuse the
+// input too), retries server errors at once on the other endpoints, and
+// keeps failing endpoints out with a circuit breaker. When every breaker
+// is open it sends nothing and fails with a fault.Server error wrapping
+// ErrCircuitOpen, whose Retry-After is the time until the first endpoint
+// may be probed. Fatal errors are returned at once and leave the breaker
+// alone.
+//
+// A Pool learns each endpoint's batch limit: after a batch error for a
+// request of n inputs the limit drops (to n/2, or the largest size that
+// passed) and the same inputs are re-sent at once in smaller requests, so
+// a server whose maximum batch is below the caller's batches costs one
+// refused request, not one per batch; the limit is probed back up slowly,
+// one request at a time, never to a size that failed in the last
+// PoolConfig.BatchLimitMemory. A Pool also hedges: a request that has run
+// for several times its endpoint's recent p99 latency (PoolConfig
+// HedgeMultiplier, at least HedgeFloor) is sent again, to another endpoint
+// when there is one, and the first answer wins; hedges are budgeted to a
+// share of the requests. OpenAll wraps even a single remote endpoint in a
+// Pool, so that both apply. See Pool.
 //
 // # Dimensions
 //
@@ -95,9 +114,11 @@
 // OpenAI sends at most Config.MaxInputs inputs per request (TEI:
 // TEIConfig.MaxInputs, by default the server's max_client_batch_size);
 // larger Embed calls are split into consecutive requests, sent one after
-// the other, and the results concatenated in input order. Indices in record
-// errors always refer to the caller's slice. Concurrency is the caller's
-// business: the clients are safe for concurrent use and keep idle
-// connections for reuse; a Pool spreads concurrent calls over its
-// endpoints.
+// the other, and the results concatenated in input order. Both report that
+// limit with a MaxInputs method, which a Pool takes as the endpoint's
+// initial batch limit. Indices in record errors always refer to the
+// caller's slice. Concurrency is the caller's business: the clients are
+// safe for concurrent use and keep idle connections for reuse; a Pool
+// spreads concurrent calls over its endpoints, and sends one call's
+// requests one after the other (a hedge aside).
 package embed

@@ -27,8 +27,14 @@ type Embedder interface {
 }
 
 // ErrUnauthorized is wrapped by the error returned when the server answers
-// 401 or 403. It has no fault class: workers treat it as fatal.
+// 401 or 403. That error is of class fault.ClassFatal: workers stop.
 var ErrUnauthorized = errors.New("embedding server refused the credentials")
+
+// ErrNotFound is wrapped by the (fault.Fatal) error returned when an
+// endpoint that has never answered an embedding request answers 404: the
+// configured URL is wrong. After a first success a 404 is a fault.Server
+// error (a proxy or a restarting server), and does not wrap ErrNotFound.
+var ErrNotFound = errors.New("no embedding API at this URL")
 
 // ErrTimeout is wrapped by the (fault.Server) error returned when the server
 // did not answer within Config.Timeout.
@@ -169,16 +175,24 @@ func Open(s Spec) (Embedder, error) {
 
 // OpenAll builds one Embedder from several specs, for a command line that
 // accepts --embedder more than once (each occurrence a Spec, typically all
-// sharing the model and other flags).
+// sharing the model and other flags). It is OpenAllWith with the default
+// PoolConfig.
+func OpenAll(specs []Spec) (Embedder, error) {
+	return OpenAllWith(specs, PoolConfig{})
+}
+
+// OpenAllWith builds one Embedder from several specs, with cfg for the
+// Pool.
 //
 // One spec gives that embedder; if it is remote it is wrapped in a Pool of
 // one, so that a failing server trips a circuit breaker (Embed then fails
 // fast with a fault.Server error and a Retry-After instead of waiting on a
-// dead server). Several specs give a Pool that spreads calls over them and
-// fails over between them (see Pool); they must all name the same model.
-// The Pool logs with the first spec's Logger. An error from any spec fails
-// the whole call, naming the spec.
-func OpenAll(specs []Spec) (Embedder, error) {
+// dead server), its batch limit is learned and hung requests are hedged.
+// Several specs give a Pool that spreads calls over them and fails over
+// between them (see Pool); they must all name the same model. The Pool
+// logs with cfg.Logger, or when that is nil with the first spec's Logger.
+// An error from any spec fails the whole call, naming the spec.
+func OpenAllWith(specs []Spec, cfg PoolConfig) (Embedder, error) {
 	if len(specs) == 0 {
 		return nil, errors.New("embed: no embedder given")
 	}
@@ -196,7 +210,10 @@ func OpenAll(specs []Spec) (Embedder, error) {
 	if len(specs) == 1 && !specs[0].remote() {
 		return ems[0], nil
 	}
-	return NewPool(ems, PoolConfig{Logger: specs[0].Logger})
+	if cfg.Logger == nil {
+		cfg.Logger = specs[0].Logger
+	}
+	return NewPool(ems, cfg)
 }
 
 // New is Open(Spec{Embedder: spec, Model: model}).

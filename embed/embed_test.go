@@ -143,4 +143,13 @@ func TestOpenAll(t *testing.T) {
 	if _, err := OpenAll([]Spec{{Embedder: "hash"}, {Embedder: "bogus"}}); err == nil || !strings.Contains(err.Error(), "embedder 2 of 2 (bogus)") {
 		t.Fatalf("bad spec: %v", err)
 	}
+	e, err = OpenAllWith([]Spec{{Embedder: "http://127.0.0.1:8081/v1", Model: "m", MaxInputs: 16, Logger: quietLogger}},
+		PoolConfig{HedgeMultiplier: -1, HedgeFloor: time.Second})
+	if p, ok := e.(*Pool); err != nil || !ok || p.cfg.HedgeMultiplier != -1 || p.cfg.HedgeFloor != time.Second ||
+		p.Health()[0].BatchLimit != 16 {
+		t.Fatalf("with a pool config: %T %v", e, err)
+	}
+	if _, err := OpenAllWith([]Spec{{Embedder: "http://127.0.0.1:8081/v1", Model: "m"}}, PoolConfig{HedgeBudget: 2}); err == nil {
+		t.Fatal("invalid pool config accepted")
+	}
 }

@@ -136,7 +136,7 @@ func statusError(endpoint string, resp *http.Response, body []byte, n, base int)
 	err := fmt.Errorf("embed: POST %s: %w", endpoint, se)
 	switch code := resp.StatusCode; {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return fmt.Errorf("embed: POST %s: %w: %w", endpoint, ErrUnauthorized, se)
+		return unauthorized(http.MethodPost, endpoint, se)
 	case code == http.StatusRequestEntityTooLarge:
 		return fault.Batch(err)
 	case code == http.StatusBadRequest || code == http.StatusUnprocessableEntity:
@@ -155,9 +155,34 @@ func statusError(endpoint string, resp *http.Response, body []byte, n, base int)
 		if ra > 0 {
 			err = fmt.Errorf("%w (retry after %s)", err, ra.Round(time.Millisecond))
 		}
+		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+			return fault.Overload(err, ra) // push-back: callers send less
+		}
 		return fault.Server(err, ra)
 	}
 }
+
+// unauthorized is the fault.Fatal error for a 401 or 403 answer to
+// "method url"; it wraps ErrUnauthorized and se.
+func unauthorized(method, url string, se *StatusError) error {
+	return fault.Fatal(fmt.Errorf("embed: %s %s: %w: %w (check the API key: %s, %s or Spec.APIKeyEnv)",
+		method, url, ErrUnauthorized, se, EnvAPIKey, EnvOpenAIAPIKey))
+}
+
+// notFound is the fault.Fatal error for a 404 answer to "POST endpoint"
+// from a server that has never answered that endpoint successfully: the
+// URL is wrong, and retrying would stall forever. hint suggests the right
+// one. It wraps ErrNotFound and se.
+func notFound(endpoint string, se *StatusError, hint string) error {
+	return fault.Fatal(fmt.Errorf("embed: POST %s: %w: %w; %s", endpoint, ErrNotFound, se, hint))
+}
+
+// answeredOnce remembers whether an endpoint has ever answered an
+// embedding request with vectors, which decides what a 404 means.
+type answeredOnce struct{ ok atomic.Bool }
+
+func (a *answeredOnce) set()       { a.ok.Store(true) }
+func (a *answeredOnce) load() bool { return a.ok.Load() }
 
 // checkVectors checks the n = len(out) vectors of one answer from
 // endpoint: base is the position of out[0] in the caller's slice; dim holds

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -101,6 +102,7 @@ type OpenAI struct {
 	client   *http.Client
 	log      *slog.Logger
 	dim      atomic.Int64 // expected dimension; 0 until known
+	answered answeredOnce // a request was answered with vectors
 }
 
 // NewOpenAI returns a client for the server described by cfg. It does not
@@ -129,6 +131,9 @@ func (c *OpenAI) Dimensions() int { return int(c.dim.Load()) }
 
 // URL returns the address requests are sent to, BaseURL + "/embeddings".
 func (c *OpenAI) URL() string { return c.endpoint }
+
+// MaxInputs returns the most inputs sent in one request.
+func (c *OpenAI) MaxInputs() int { return c.cfg.MaxInputs }
 
 // Embed sends inputs in requests of at most MaxInputs inputs, one after the
 // other, and returns the vectors in input order. Errors are classified with
@@ -174,13 +179,43 @@ func (c *OpenAI) post(ctx context.Context, inputs []string, base int) ([][]float
 		client: c.client, method: http.MethodPost, url: c.endpoint,
 		apiKey: c.cfg.APIKey, timeout: c.cfg.Timeout, body: body,
 		status: func(resp *http.Response, b []byte) error {
+			if resp.StatusCode == http.StatusNotFound && !c.answered.load() {
+				se := &StatusError{StatusCode: resp.StatusCode, Body: truncate(b, maxBodyInError)}
+				return notFound(c.endpoint, se, openAIHint(c.cfg.BaseURL))
+			}
 			return statusError(c.endpoint, resp, b, len(inputs), base)
 		},
 	}.do(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.decode(data, len(inputs), base)
+	vecs, err := c.decode(data, len(inputs), base)
+	if err == nil {
+		c.answered.set()
+	}
+	return vecs, err
+}
+
+// openAIHint suggests the base URL to use instead of baseURL, which
+// answered 404.
+func openAIHint(baseURL string) string {
+	const rule = "OpenAI-compatible base URLs end in /v1 (requests go to BASE/embeddings)"
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil {
+		return rule
+	}
+	path := u.Path
+	switch {
+	case strings.HasSuffix(path, "/embeddings"):
+		u.Path = strings.TrimSuffix(path, "/embeddings")
+	case path == "":
+		u.Path = "/v1"
+	case !strings.HasSuffix(path, "/v1"):
+		return rule + "; check the path of " + baseURL
+	default:
+		return "the server answers, but not at " + path + "/embeddings: check the host, port and path, or use tei+ and the root URL for TEI's native API"
+	}
+	return rule + ": try " + u.String()
 }
 
 // decode parses a 2xx answer for n inputs and checks every vector.

@@ -312,7 +312,7 @@ func TestOpenAIStatusClassification(t *testing.T) {
 		{name: "500", status: 500, body: `{"error":"boom"}`, n: 3, class: fault.ClassServer, index: -1},
 		{name: "502", status: 502, n: 3, class: fault.ClassServer, index: -1},
 		{name: "424", status: 424, body: `{"error":"backend"}`, n: 3, class: fault.ClassServer, index: -1},
-		{name: "404 unexpected", status: 404, n: 3, class: fault.ClassServer, index: -1},
+		{name: "404 before any success", status: 404, body: "404 page not found", n: 3, class: fault.ClassFatal, index: -1},
 		{name: "413", status: 413, n: 3, class: fault.ClassBatch, index: -1},
 		{name: "OOM", status: 500, body: `{"error":"CUDA out of memory"}`, n: 3, class: fault.ClassBatch, index: -1},
 		{name: "OOM word", status: 503, body: `worker killed: OOM`, n: 3, class: fault.ClassBatch, index: -1},
@@ -358,9 +358,8 @@ func TestOpenAIStatusClassification(t *testing.T) {
 				t.Fatalf("message %q lacks the body", err)
 			}
 			if tc.unauth {
-				var fe *fault.Error
-				if !errors.Is(err, ErrUnauthorized) || errors.As(err, &fe) {
-					t.Fatalf("want bare ErrUnauthorized, got %v", err)
+				if !errors.Is(err, ErrUnauthorized) || fault.ClassOf(err) != fault.ClassFatal {
+					t.Fatalf("want a fatal ErrUnauthorized, got %v", err)
 				}
 				return
 			}

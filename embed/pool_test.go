@@ -497,3 +497,31 @@ func TestNewPool(t *testing.T) {
 		t.Fatalf("%s", b)
 	}
 }
+
+// A probe goes around the breakers: an endpoint whose breaker a toxic input
+// opened answers the probe, and its breaker closes.
+func TestProbeClosesBreakerOfAnsweringEndpoint(t *testing.T) {
+	fakes := newFakes("a")
+	p, _ := newTestPool(t, fakes, PoolConfig{FailureThreshold: 1})
+	fakes[0].setErr(fault.Server(errors.New("HTTP 500"), 0))
+	if _, err := p.Embed(t.Context(), []string{"toxic"}); err == nil {
+		t.Fatal("want a server error")
+	}
+	if st := p.Health()[0].State; st != BreakerOpen {
+		t.Fatalf("breaker %v after a failure at threshold 1", st)
+	}
+	if _, err := p.Embed(t.Context(), []string{"x"}); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("Embed through an open breaker: %v", err)
+	}
+	fakes[0].setErr(nil)
+	if err := p.Probe(t.Context(), "probe"); err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	if st := p.Health()[0].State; st != BreakerClosed {
+		t.Fatalf("breaker %v after a successful probe", st)
+	}
+	fakes[0].setErr(fault.Server(errors.New("HTTP 500"), 0))
+	if err := p.Probe(t.Context(), "probe"); err == nil || fault.ClassOf(err) != fault.ClassServer {
+		t.Fatalf("Probe of a failing endpoint: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -114,6 +115,7 @@ type TEI struct {
 	maxTokens int
 	maxInputs atomic.Int64 // only ever lowered after NewTEI
 	dim       atomic.Int64 // expected dimension; 0 until known
+	answered  answeredOnce // a request was answered with vectors
 }
 
 // teiInfo is the part of TEI's GET /info answer the client uses.
@@ -181,16 +183,16 @@ func firstPositive(vals ...int) int {
 
 // readInfo reads GET /info, waiting at most timeout.
 func (t *TEI) readInfo(ctx context.Context, timeout time.Duration) (teiInfo, error) {
-	url := t.base + "/info"
+	infoURL := t.base + "/info"
 	data, err := request{
-		client: t.client, method: http.MethodGet, url: url,
+		client: t.client, method: http.MethodGet, url: infoURL,
 		apiKey: t.cfg.APIKey, timeout: timeout,
 		status: func(resp *http.Response, b []byte) error {
 			se := &StatusError{StatusCode: resp.StatusCode, Body: truncate(b, maxBodyInError)}
 			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-				return fmt.Errorf("embed: GET %s: %w: %w", url, ErrUnauthorized, se)
+				return unauthorized(http.MethodGet, infoURL, se)
 			}
-			return fault.Server(fmt.Errorf("embed: GET %s: %w", url, se), 0)
+			return fault.Server(fmt.Errorf("embed: GET %s: %w", infoURL, se), 0)
 		},
 	}.do(ctx)
 	if err != nil {
@@ -198,7 +200,7 @@ func (t *TEI) readInfo(ctx context.Context, timeout time.Duration) (teiInfo, err
 	}
 	var info teiInfo
 	if err := json.Unmarshal(data, &info); err != nil {
-		return teiInfo{}, fmt.Errorf("embed: GET %s: malformed answer: %w (body: %s)", url, err, truncate(data, maxBodyInError))
+		return teiInfo{}, fmt.Errorf("embed: GET %s: malformed answer: %w (body: %s)", infoURL, err, truncate(data, maxBodyInError))
 	}
 	return info, nil
 }
@@ -283,6 +285,10 @@ func (t *TEI) post(ctx context.Context, inputs []string, base int) ([][]float32,
 			if resp.StatusCode == http.StatusRequestEntityTooLarge || resp.StatusCode == http.StatusUnprocessableEntity {
 				limit = batchLimit(b)
 			}
+			if resp.StatusCode == http.StatusNotFound && !t.answered.load() {
+				se := &StatusError{StatusCode: resp.StatusCode, Body: truncate(b, maxBodyInError)}
+				return notFound(t.endpoint, se, teiHint(t.base))
+			}
 			return t.statusError(resp, b, len(inputs), base)
 		},
 	}.do(ctx)
@@ -290,7 +296,22 @@ func (t *TEI) post(ctx context.Context, inputs []string, base int) ([][]float32,
 		return nil, limit, err
 	}
 	vecs, err := t.decode(data, len(inputs), base)
+	if err == nil {
+		t.answered.set()
+	}
 	return vecs, 0, err
+}
+
+// teiHint suggests the URL to use instead of base, whose /embed answered
+// 404.
+func teiHint(base string) string {
+	const rule = "TEI's native API takes the server's root URL, such as tei+http://HOST:PORT (requests go to ROOT/embed)"
+	u, err := url.Parse(base)
+	if err != nil || u.Path == "" || u.Path == "/" {
+		return rule + "; for an OpenAI-compatible server use its /v1 URL without tei+"
+	}
+	u.Path = ""
+	return rule + ": try tei+" + u.String()
 }
 
 // statusError applies TEI's conventions, then the common rules.

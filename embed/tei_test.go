@@ -307,6 +307,7 @@ func TestTEIStatusClassification(t *testing.T) {
 		{name: "429 overloaded", status: 429, header: map[string]string{"Retry-After": "3"}, msg: "Model is overloaded", typ: "Overloaded", n: 3, class: fault.ClassServer, index: -1, retryAfter: 3 * time.Second},
 		{name: "503 unhealthy", status: 503, msg: "unhealthy", typ: "Unhealthy", n: 3, class: fault.ClassServer, index: -1},
 		{name: "401", status: 401, msg: "unauthorized", n: 3, unauth: true},
+		{name: "403", status: 403, msg: "forbidden", n: 3, unauth: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeTEI{info: `{"model_id":"m"}`, embed: func(w http.ResponseWriter, r *http.Request) {
@@ -321,8 +322,8 @@ func TestTEIStatusClassification(t *testing.T) {
 				t.Fatalf("no StatusError %d with the message in %v", tc.status, err)
 			}
 			if tc.unauth {
-				if !errors.Is(err, ErrUnauthorized) {
-					t.Fatalf("want ErrUnauthorized, got %v", err)
+				if !errors.Is(err, ErrUnauthorized) || fault.ClassOf(err) != fault.ClassFatal {
+					t.Fatalf("want a fatal ErrUnauthorized, got %v", err)
 				}
 				return
 			}

@@ -25,13 +25,16 @@ func (s breakerState) String() string {
 	}
 }
 
-// breaker tracks server errors. A few in a row only delay the next
-// dispatch (retry with backoff); when they persist — BreakerThreshold
-// consecutive failed batches — it opens: no batch is sent and fetching is
-// paused on every partition while the member stays in the group. After a
-// backoff one single-record probe batch is let through; its success closes
-// the breaker and resumes fetching, its failure opens it again for longer.
-// No state of the breaker touches a record's attempt count.
+// breaker tracks batches that failed with server errors the engine could
+// not pin on their records (an outage, not a toxic input). A failed batch
+// waits for its own retry while other batches flow; the breaker opens only
+// when failures persist: BreakerThreshold batches in a row, or at least
+// half of the last breakerWindow batches with at least breakerMinSamples
+// of them. Open, no batch is sent and fetching is paused on every
+// partition while the member stays in the group. After a backoff one
+// single-record probe batch is let through; its success closes the breaker
+// and resumes fetching, its failure opens it again for longer. No state of
+// the breaker touches a record's attempt count.
 type breaker struct {
 	threshold   int
 	base, limit time.Duration
@@ -39,48 +42,71 @@ type breaker struct {
 	state       breakerState
 	consecutive int       // server-failed batches in a row
 	opens       int       // opens since the last close, for the backoff
-	until       time.Time // closed: no dispatch before; open: probe after
+	until       time.Time // open: probe after
+	window      [breakerWindow]bool
+	n, pos      int // outcomes in window, next slot
+	failed      int // failures in window
+}
+
+const (
+	breakerWindow     = 20
+	breakerMinSamples = 10
+)
+
+func (b *breaker) record(failed bool) {
+	if b.n == breakerWindow {
+		if b.window[b.pos] {
+			b.failed--
+		}
+	} else {
+		b.n++
+	}
+	b.window[b.pos] = failed
+	if failed {
+		b.failed++
+	}
+	b.pos = (b.pos + 1) % breakerWindow
 }
 
 // failure records a server-failed batch at now and returns the new state
-// and the delay before the next dispatch or probe.
+// and, when open, the delay before the next probe.
 func (b *breaker) failure(now time.Time, retryAfter time.Duration) (breakerState, time.Duration) {
 	b.consecutive++
-	var d time.Duration
+	b.record(true)
 	switch {
-	case b.state == breakerHalfOpen || (b.state == breakerClosed && b.consecutive >= b.threshold):
+	case b.state == breakerHalfOpen || (b.state == breakerClosed &&
+		(b.consecutive >= b.threshold || (b.n >= breakerMinSamples && 2*b.failed >= b.n))):
 		b.state = breakerOpen
 		b.opens++
-		d = backoff(b.base, b.limit, b.opens+1)
+		d := max(backoff(b.base, b.limit, b.opens+1), retryAfter)
+		b.until = now.Add(d)
+		return b.state, d
 	case b.state == breakerOpen:
 		// A batch sent before the breaker opened failed late: keep the probe time.
-		return b.state, time.Until(b.until)
-	default:
-		d = backoff(b.base, b.limit, b.consecutive)
+		return b.state, b.until.Sub(now)
 	}
-	d = max(d, retryAfter)
-	if until := now.Add(d); until.After(b.until) {
-		b.until = until
-	}
-	return b.state, b.until.Sub(now)
+	return b.state, 0
 }
 
 // success records a batch that reached the server and returns whether the
 // breaker closed because of it.
 func (b *breaker) success() bool {
 	b.consecutive = 0
+	b.record(false)
 	if b.state == breakerClosed {
 		return false
 	}
 	b.state, b.opens = breakerClosed, 0
 	b.until = time.Time{}
+	b.n, b.pos, b.failed = 0, 0, 0
 	return true
 }
 
 // limiter adapts the number of batches in flight to the server: additive
 // increase while batch latency holds near the best seen, multiplicative
-// decrease when it climbs past twice that or the server pushes back
-// (429, 503, timeouts). It stays within [min, max].
+// decrease when it climbs past twice that or the server pushes back (429,
+// 503, Retry-After). A 500, a reset or a timeout is a failure of that
+// request and leaves the limit alone. It stays within [min, max].
 type limiter struct {
 	min, max int
 	limit    float64

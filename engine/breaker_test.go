@@ -14,19 +14,18 @@ import (
 )
 
 type recordingObserver struct {
-	nopObserver
 	mu     sync.Mutex
 	states []string
 	limits []int
 }
 
-func (o *recordingObserver) BreakerChanged(s string) {
+func (o *recordingObserver) OnBreakerChanged(s string) {
 	o.mu.Lock()
 	o.states = append(o.states, s)
 	o.mu.Unlock()
 }
 
-func (o *recordingObserver) ConcurrencyLimit(n int) {
+func (o *recordingObserver) OnConcurrencyLimit(n int) {
 	o.mu.Lock()
 	o.limits = append(o.limits, n)
 	o.mu.Unlock()
@@ -56,7 +55,7 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	_, _ = runEngine(t, Config{
 		Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)},
 		Handler: handler, RetryBackoff: 10 * time.Millisecond, MaxServerBackoff: 50 * time.Millisecond,
-		BreakerThreshold: 3, Observer: obs,
+		BreakerThreshold: 3, Hooks: []Hook{obs},
 		DeadLetter: func(*kgo.Record, Failure) []*kgo.Record { dead.Add(1); return nil },
 	})
 	deadline := time.Now().Add(10 * time.Second)

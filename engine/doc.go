@@ -22,24 +22,36 @@
 //     predecessors. Nothing beyond an unfinished record is ever committed,
 //     so after a crash at any moment no record is skipped, and what is
 //     processed again is bounded by the records in flight.
-//  3. Memory bound. The key+value bytes of records taken and not yet done
-//     never exceed MaxInFlightBytes by more than one poll: polling stops at
-//     the bound, and a partition whose buffered bytes pass its share of the
-//     bound is paused (fetching resumes when it drains below half). Group
-//     heartbeats run in the background, so neither a full buffer nor a slow
-//     handler costs the member its place in the group.
-//  4. Failures are classified (package fault). A record error counts an
-//     attempt on that record and fences only its lane (its key) for a
-//     backoff; after MaxAttempts the record is dead-lettered and its lane
-//     goes on. A batch that fails as a whole for a record or batch reason is
-//     split until the culprit stands alone. A server error counts nothing: the
-//     records go back to their lanes and dispatch pauses with exponential
-//     backoff and jitter (honouring Retry-After), so an outage never sends a
-//     record to the dead-letter queue. When server errors persist the circuit
-//     breaker opens: fetching pauses on every topic, and single-record probes
-//     are sent on a backoff until one succeeds. The number of batches in
-//     flight adapts between MinInFlightBatches and MaxInFlightBatches (AIMD on
-//     batch latency and push-back).
+//  3. Memory bound. The bytes of records taken and not yet passed by the
+//     commit watermark never exceed MaxInFlightBytes by more than one poll:
+//     a done record that waits for an earlier unfinished one still counts.
+//     Polling stops at the bound, and a partition whose buffered bytes pass
+//     its share of the bound is paused (fetching resumes when it drains
+//     below half), so a stuck partition pauses instead of growing. What a
+//     restart redoes is bounded by the same bytes. Group heartbeats run in
+//     the background, so neither a full buffer nor a slow handler costs the
+//     member its place in the group.
+//  4. Failures are classified (package fault), and a failure costs only the
+//     work it touches. A record error counts an attempt on that record and
+//     fences only its lane (its key) for a backoff; after MaxAttempts the
+//     record is dead-lettered and its lane goes on. A batch that fails as a
+//     whole for a record or batch reason is split until the culprit stands
+//     alone; a per-record batch-class result is retried alone; neither
+//     counts. A server error counts nothing: the batch's records go back to
+//     their lanes, fenced for a backoff of their own (honouring
+//     Retry-After), while other lanes keep flowing. When the server answered
+//     other requests meanwhile, a server-failed batch is split like a
+//     record-failed one, and a record that fails alone so
+//     (answered since it was sent, or Config.Probe succeeds) counts a
+//     server failure, is sent alone from then on, and is dead-lettered
+//     after MaxServerFailures: a toxic input. During an outage nothing is
+//     split and nothing counts, so an outage never sends a record to the
+//     dead-letter queue. When unpinned server errors persist (BreakerThreshold
+//     in a row, or half of the last 20 batches) the circuit breaker opens:
+//     fetching pauses on every topic, and single-record probes are sent on
+//     a backoff until one succeeds. The number of batches in flight adapts
+//     between MinInFlightBatches and MaxInFlightBatches (AIMD on batch
+//     latency and on push-back only: 429, 503, Retry-After).
 //  5. Oldest first. Ready lanes are dispatched by the intake order of their
 //     head record, so each partition's done records stay close to its
 //     watermark and a crash redoes little more than the records in flight.
@@ -55,16 +67,39 @@
 // dispatching, waits up to DrainTimeout for in-flight work and its acks,
 // commits, and leaves the group (a static member, with InstanceID, does not
 // leave: it takes its partitions back on restart without a rebalance).
-// Periodic commits of the marked watermarks run every CommitInterval.
+// Periodic commits of the marked watermarks run every CommitInterval. A
+// revoke's drain and commit fit in RebalanceTimeout (Validate checks it).
+// Dropped partition states whose batches still run are kept per state, so
+// a partition re-assigned twice waits for every older batch.
+//
+// # Exactly once
+//
+// With ExactlyOnce each poll is one transaction. A round has a deadline
+// below the transaction and rebalance timeouts; at the deadline it is
+// aborted, its records are read again after a backoff with their failure
+// counts carried over, and the member keeps its place. Nothing is produced
+// while a transaction ends, and outputs cut off by an abort or a shutdown
+// are expected, not fatal.
+//
+// # Hooks
+//
+// Config.Hooks take any value implementing some of the Hook* interfaces
+// (hooks.go); new events come as new interfaces, so hooks never break.
 //
 // # Files
 //
-//	config.go    Config, defaults and validation, orderings
-//	handler.go   Handler, Result, dead-letter hook, batch bisection
-//	engine.go    intake, lanes, dispatch, emission, completion, rebalances
-//	ledger.go    per-partition offset ledger and commit watermark
-//	queue.go     ready lanes, oldest head record first
-//	breaker.go   circuit breaker and adaptive concurrency limit
-//	txn.go       exactly-once mode (one transaction per poll)
-//	observer.go  hooks for metrics
+//	config.go     Config, defaults and validation, orderings
+//	engine.go     Engine, New, Run, shutdown, commits, fatal errors
+//	state.go      partition state, lanes and entries (all guarded by Engine.mu)
+//	intake.go     polling, intake into ledgers and lanes, fetch pauses
+//	dispatch.go   workers, gathering batches from ready lanes, breaker probes
+//	settle.go     running a batch, emitting outputs in order, completion
+//	rebalance.go  assignment, revocation, loss, dropping partitions
+//	stats.go      Stats snapshots
+//	handler.go    Handler, Result, dead-letter hook, batch bisection
+//	ledger.go     per-partition offset ledger and commit watermark
+//	queue.go      ready lanes, oldest head record first
+//	breaker.go    circuit breaker and adaptive concurrency limit
+//	txn.go        exactly-once mode (one transaction per poll)
+//	hooks.go      optional hook interfaces for metrics and health
 package engine

@@ -165,7 +165,7 @@ func parseVal(t *testing.T, v string) (string, int) {
 func runEngine(t *testing.T, cfg Config) (stop func() error, e *Engine) {
 	t.Helper()
 	cfg.Logger = testLogger()
-	e, err := New(cfg, nil)
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestExactlyOnceAcrossRestart(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	_, e = runEngine(t, cfg)
+	_, _ = runEngine(t, cfg)
 	deadline = time.Now().Add(20 * time.Second)
 	for len(h.consumeAll("out", keys*n, 100*time.Millisecond)) < keys*n && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

@@ -50,26 +50,12 @@ type Failure struct {
 // too often. The record is done once they are acknowledged.
 type DeadLetterFunc func(rec *kgo.Record, f Failure) []*kgo.Record
 
-// fatalError marks an error after which the worker must stop.
-type fatalError struct{ err error }
-
-func (f *fatalError) Error() string { return f.err.Error() }
-func (f *fatalError) Unwrap() error { return f.err }
-
 // Fatal marks err as fatal: the engine stops, commits what is done and
 // returns err from Run. Use it for configuration errors (a rejected API
-// key) that no retry can fix.
-func Fatal(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &fatalError{err: err}
-}
+// key) that no retry can fix. It is fault.Fatal.
+func Fatal(err error) error { return fault.Fatal(err) }
 
-func isFatal(err error) bool {
-	var f *fatalError
-	return errors.As(err, &f)
-}
+func isFatal(err error) bool { return err != nil && fault.ClassOf(err) == fault.ClassFatal }
 
 // call runs the handler, turning a panic into a record error: bisection
 // then isolates the record that makes the handler panic, and it ends in
@@ -83,40 +69,97 @@ func call(ctx context.Context, h Handler, batch []*kgo.Record) (res []Result, er
 	return h(ctx, batch)
 }
 
-// run calls the handler and isolates failures: a batch that fails as a
+// outcome is a record's result and how it came about.
+type outcome struct {
+	Result
+	// start is when the handler call that produced it started.
+	start time.Time
+	// alone says the record was the only one of that call.
+	alone bool
+}
+
+// runner calls the handler and isolates failures.
+type runner struct {
+	h Handler
+	// answered reports whether the server answered some request since
+	// the given time (or a health probe says it answers now): evidence
+	// that a server error is the request's own, not an outage. Nil: never.
+	answered func(ctx context.Context, since time.Time) bool
+	// onAnswer is called when a call returns without a server error.
+	onAnswer func()
+}
+
+// run calls the handler and isolates failures. A batch that fails as a
 // whole for a record or batch reason is split until the failing record
-// stands alone, so that only that record counts an attempt.
-func run(ctx context.Context, h Handler, batch []*kgo.Record) []Result {
-	res, err := call(ctx, h, batch)
+// stands alone, so that only that record counts an attempt. A batch that
+// fails with a server error is split the same way only when the server
+// answered other requests meanwhile (answered): then the error is likely
+// the request's own (a toxic input, a random 500, a dropped connection),
+// and splitting keeps the neighbours of a toxic record from failing with
+// it; during an outage nothing is split and the batch waits whole. A
+// per-record batch-class result of a larger batch is retried alone.
+func (r runner) run(ctx context.Context, batch []*kgo.Record) []outcome {
+	start := time.Now()
+	res, err := call(ctx, r.h, batch)
+	if err == nil && len(res) != len(batch) {
+		err = Fatal(errors.New("engine: handler returned a result count different from the batch size"))
+	}
+	out := make([]outcome, len(batch))
 	if err == nil {
-		if len(res) != len(batch) {
-			err = Fatal(errors.New("engine: handler returned a result count different from the batch size"))
-		} else {
-			return res
+		r.answer()
+		for i := range res {
+			out[i] = outcome{Result: res[i], start: start, alone: len(batch) == 1}
 		}
+		if len(batch) > 1 {
+			for i := range out {
+				if out[i].Err != nil && fault.ClassOf(out[i].Err) == fault.ClassBatch && ctx.Err() == nil {
+					out[i] = r.run(ctx, batch[i:i+1])[0]
+				}
+			}
+		}
+		return out
 	}
-	out := make([]Result, len(batch))
 	class := fault.ClassOf(err)
-	switch {
-	case isFatal(err) || class == fault.ClassServer || len(batch) == 1:
-		for i := range out {
-			out[i].Err = err
-		}
-	default:
-		if i := fault.IndexOf(err); class == fault.ClassRecord && i >= 0 && i < len(batch) {
-			// The server named the culprit: retry the others without it.
-			out[i].Err = err
-			if i > 0 {
-				copy(out[:i], run(ctx, h, batch[:i]))
-			}
-			if i+1 < len(batch) {
-				copy(out[i+1:], run(ctx, h, batch[i+1:]))
-			}
-			return out
-		}
-		mid := len(batch) / 2
-		copy(out[:mid], run(ctx, h, batch[:mid]))
-		copy(out[mid:], run(ctx, h, batch[mid:]))
+	if class != fault.ClassServer && !isFatal(err) {
+		r.answer() // a record or batch error is an answer too
 	}
+	split := len(batch) > 1 && !isFatal(err) && ctx.Err() == nil &&
+		(class != fault.ClassServer || (r.answered != nil && r.answered(ctx, start)))
+	if !split {
+		for i := range out {
+			out[i] = outcome{Result: Result{Err: err}, start: start, alone: len(batch) == 1}
+		}
+		return out
+	}
+	if i := fault.IndexOf(err); class == fault.ClassRecord && i >= 0 && i < len(batch) {
+		// The server named the culprit: retry the others without it.
+		out[i] = outcome{Result: Result{Err: err}, start: start, alone: true}
+		if i > 0 {
+			copy(out[:i], r.run(ctx, batch[:i]))
+		}
+		if i+1 < len(batch) {
+			copy(out[i+1:], r.run(ctx, batch[i+1:]))
+		}
+		return out
+	}
+	mid := len(batch) / 2
+	copy(out[:mid], r.run(ctx, batch[:mid]))
+	copy(out[mid:], r.run(ctx, batch[mid:]))
 	return out
+}
+
+func (r runner) answer() {
+	if r.onAnswer != nil {
+		r.onAnswer()
+	}
+}
+
+// run is runner{h: h}.run with plain results, for tests.
+func run(ctx context.Context, h Handler, batch []*kgo.Record) []Result {
+	outs := runner{h: h}.run(ctx, batch)
+	res := make([]Result, len(outs))
+	for i, o := range outs {
+		res[i] = o.Result
+	}
+	return res
 }

@@ -34,11 +34,15 @@ func (l *ledger) oldest() *entry {
 	return nil
 }
 
-// advance pops the done prefix and reports whether the watermark moved.
-func (l *ledger) advance() bool {
+// advance pops the done prefix, calling pop (if not nil) for each entry
+// popped, and reports whether the watermark moved.
+func (l *ledger) advance(pop func(*entry)) bool {
 	moved := false
 	for l.head < len(l.entries) && l.entries[l.head].done {
 		e := l.entries[l.head]
+		if pop != nil {
+			pop(e)
+		}
 		l.entries[l.head] = nil
 		l.head++
 		l.next, l.epoch = e.rec.Offset+1, e.rec.LeaderEpoch

@@ -25,7 +25,7 @@ func TestLedgerWatermarkProperty(t *testing.T) {
 		order := rapid.Permutation(indexes(n)).Draw(t, "completion order")
 		for _, i := range order {
 			entries[i].done = true
-			l.advance()
+			l.advance(nil)
 			if l.next >= 0 {
 				for _, e := range entries {
 					if e.rec.Offset < l.next && !e.done {

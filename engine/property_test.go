@@ -87,7 +87,7 @@ func TestEngineProperty(t *testing.T) {
 			Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(b.Addrs()...)},
 			Handler: handler, Ordering: ordering, BatchMaxRecords: batch, MaxInFlightBatches: conc,
 			RetryBackoff: time.Millisecond, Logger: testLogger(),
-		}, nil)
+		})
 		if err != nil {
 			rt.Fatal(err)
 		}

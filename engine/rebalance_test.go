@@ -54,7 +54,7 @@ func TestSlowHandlerKeepsMembership(t *testing.T) {
 	cfg := Config{
 		Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)},
 		Handler: echo("out", 2500*time.Millisecond, nil, nil), BatchMaxRecords: 1, MaxInFlightBatches: 2,
-		SessionTimeout: time.Second, RebalanceTimeout: 20 * time.Second,
+		SessionTimeout: time.Second, RebalanceTimeout: 20 * time.Second, DrainTimeout: 5 * time.Second,
 	}
 	_, _ = runEngine(t, cfg)
 	recs := h.consumeAll("out", 8, 30*time.Second)
@@ -72,7 +72,7 @@ func TestShutdownDuringJoinIsBounded(t *testing.T) {
 	e, err := New(Config{
 		Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)},
 		Handler: echo("out", 0, nil, nil), DrainTimeout: time.Second, Logger: testLogger(),
-	}, nil)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,9 +109,9 @@ func TestRevokeCommitsDoneWork(t *testing.T) {
 	_, e1 := runEngine(t, cfg)
 	waitDone(t, e1, 100)
 	_, _ = runEngine(t, cfg)
-	recs := h.consumeAll("out", keys*n, 30*time.Second)
+	h.consumeAll("out", keys*n, 30*time.Second) // wait for all
 	time.Sleep(500 * time.Millisecond)
-	recs = h.consumeAll("out", keys*n+1, time.Second)
+	recs := h.consumeAll("out", keys*n+1, time.Second)
 	checkOrder(t, recs, keys, n)
 	// Without a commit on revoke, the partition moved to the new member
 	// would be redone from the start (about half the records).

@@ -13,9 +13,17 @@ import (
 // across keys, in order per key), then commit the outputs and the input
 // offsets atomically with the GroupTransactSession. Rebalances wait for the
 // round to end (BlockRebalanceOnPoll), so a revoke never splits a
-// transaction; a round that cannot finish is aborted and its records are
-// read again from the last committed offsets.
+// transaction.
+//
+// A round has a deadline (Config.txnRoundTimeout: half of the smaller of
+// the transaction and rebalance timeouts). A round that cannot finish by
+// then — an embedding outage, a record the server never answers — is
+// aborted: its records are read again from the last committed offsets
+// after a backoff, the member stays in the group, rebalances go ahead in
+// between, and the failure counts of its records are carried over so that
+// a toxic record is still dead-lettered in the end.
 func (e *Engine) pollTransactional(ctx context.Context) {
+	aborts := 0
 	for ctx.Err() == nil {
 		if err := e.sess.Begin(); err != nil {
 			e.fail(err)
@@ -33,16 +41,39 @@ func (e *Engine) pollTransactional(ctx context.Context) {
 			}
 		})
 		e.intake(fetches)
-		done := e.waitAllDone(ctx)
-		e.endTxn(done)
+		done, timedOut := e.waitAllDone(ctx, time.Now().Add(e.cfg.txnRoundTimeout()))
+		if ctx.Err() != nil {
+			// Shutting down: no new batches while the round ends.
+			e.mu.Lock()
+			e.closing = true
+			e.signalLocked()
+			e.mu.Unlock()
+		}
+		committed := e.endTxn(done)
 		e.cl.AllowRebalance()
+		if committed || !timedOut {
+			aborts = 0
+			continue
+		}
+		aborts++
+		d := backoff(e.cfg.RetryBackoff, e.cfg.MaxServerBackoff, aborts)
+		e.log.Warn("transaction round did not finish before its deadline; aborted, retrying after backoff",
+			"deadline", e.cfg.txnRoundTimeout(), "retry_in", d.Round(time.Millisecond), "aborts_in_a_row", aborts)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 	}
 }
 
-// waitAllDone waits until every record taken is done. After ctx ends it
-// waits up to DrainTimeout more; it reports whether everything finished.
-func (e *Engine) waitAllDone(ctx context.Context) bool {
-	var deadline time.Time
+// waitAllDone waits until every record taken is done, until the round's
+// deadline, or, after ctx ends, up to DrainTimeout more (never past the
+// deadline). It reports whether everything finished, and whether the
+// deadline passed.
+func (e *Engine) waitAllDone(ctx context.Context, deadline time.Time) (done, timedOut bool) {
+	drainSet := false
 	for {
 		e.mu.Lock()
 		n := e.inflightRecords
@@ -50,57 +81,72 @@ func (e *Engine) waitAllDone(ctx context.Context) bool {
 		ch := e.changed
 		e.mu.Unlock()
 		if n == 0 {
-			return true
+			return true, false
 		}
 		if fatal != nil {
-			return false
+			return false, false
 		}
-		if ctx.Err() != nil && deadline.IsZero() {
-			deadline = time.Now().Add(e.cfg.DrainTimeout)
+		if ctx.Err() != nil && !drainSet {
+			drainSet = true
+			if d := time.Now().Add(e.cfg.DrainTimeout); d.Before(deadline) {
+				deadline = d
+			}
 		}
-		var timer <-chan time.Time
-		if !deadline.IsZero() {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return false
-			}
-			t := time.NewTimer(left)
-			timer = t.C
-			select {
-			case <-ch:
-			case <-timer:
-			}
-			t.Stop()
-			continue
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, !drainSet
+		}
+		t := time.NewTimer(left)
+		var stop <-chan struct{}
+		if !drainSet {
+			stop = ctx.Done()
 		}
 		select {
 		case <-ch:
-		case <-ctx.Done():
+		case <-t.C:
+		case <-stop:
 		}
+		t.Stop()
 	}
 }
 
-// endTxn commits (or aborts) the current transaction. After an abort the
-// session has rewound to the committed offsets, so the engine forgets the
-// round's records and takes them again when they are fetched again.
-func (e *Engine) endTxn(commit bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// endTxn commits (or aborts) the current transaction and reports whether
+// it committed. No output is handed to the producer while the transaction
+// ends. After an abort the session has rewound to the committed offsets,
+// so the engine forgets the round's records (keeping their failure counts)
+// and takes them again when they are fetched again.
+func (e *Engine) endTxn(commit bool) bool {
+	e.mu.Lock()
+	e.aborting = !commit
+	e.mu.Unlock()
+	e.produceGate.Lock()
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CommitTimeout+e.cfg.DrainTimeout)
 	start := time.Now()
 	committed, err := e.sess.End(ctx, kgo.TransactionEndTry(commit))
-	e.cfg.Observer.Committed(time.Since(start), err)
+	cancel()
+	e.produceGate.Unlock()
+	e.hooks.committed(Committed{Took: time.Since(start), Err: err})
 	if err != nil {
 		e.log.Warn("ending transaction failed; its records will be processed again", "err", err)
 	} else if commit && !committed {
 		e.log.Warn("transaction aborted (rebalance); its records will be processed again")
 	}
 	if committed {
-		return
+		return true
 	}
 	e.mu.Lock()
+	e.aborting = true // End may have aborted a commit
 	var parts []*partState
 	for _, ps := range e.parts {
 		parts = append(parts, ps)
+		for i := ps.led.head; i < len(ps.led.entries); i++ {
+			if en := ps.led.entries[i]; en.attempts > 0 || en.srvFails > 0 {
+				if e.carry[ps.tp] == nil {
+					e.carry[ps.tp] = map[int64]failures{}
+				}
+				e.carry[ps.tp][en.rec.Offset] = en.failures
+			}
+		}
 	}
 	e.mu.Unlock()
 	e.drop(parts)
@@ -108,5 +154,9 @@ func (e *Engine) endTxn(commit bool) {
 	for _, ps := range parts {
 		e.parts[ps.tp] = newPartState(ps.tp)
 	}
+	e.aborting = false
+	n := len(e.parts)
 	e.mu.Unlock()
+	e.hooks.assigned(n)
+	return false
 }

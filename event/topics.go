@@ -19,3 +19,8 @@ const (
 	// headers appended (see DeadLetter).
 	TopicDLQ = "documents.dlq"
 )
+
+// Topics returns every pipeline topic, in the order of the pipeline.
+func Topics() []string {
+	return []string{TopicParsed, TopicEmbedded, TopicIndexed, TopicFailed, TopicDLQ, TopicDeleted}
+}

@@ -17,6 +17,9 @@ const (
 	ClassRecord
 	// ClassBatch is a failure caused by the size of a request: split it.
 	ClassBatch
+	// ClassFatal is a failure no retry can fix (rejected credentials, a
+	// wrong URL): the worker stops with a clear message.
+	ClassFatal
 )
 
 // String returns the name used in logs, metrics and dead-letter headers.
@@ -26,6 +29,8 @@ func (c Class) String() string {
 		return "record"
 	case ClassBatch:
 		return "batch"
+	case ClassFatal:
+		return "fatal"
 	default:
 		return "server"
 	}
@@ -58,6 +63,9 @@ func Record(err error) error { return wrap(ClassRecord, -1, err) }
 
 // RecordAt marks err as caused by the input at position index of a batch.
 func RecordAt(index int, err error) error { return wrap(ClassRecord, index, err) }
+
+// Fatal marks err as one that no retry can fix.
+func Fatal(err error) error { return wrap(ClassFatal, -1, err) }
 
 // Batch marks err as caused by the size of a request.
 func Batch(err error) error { return wrap(ClassBatch, -1, err) }
@@ -110,3 +118,7 @@ func IndexOf(err error) int {
 func IsCanceled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// IsFatal reports whether err is of ClassFatal: no retry can fix it, and
+// the worker must stop (see the package documentation).
+func IsFatal(err error) bool { return ClassOf(err) == ClassFatal }

@@ -225,19 +225,22 @@ func TestPoisonedDocumentsFailAloneOnKafka(t *testing.T) {
 	}
 }
 
-// Mixed faults for a minute (5% 500s, 3% 429s with Retry-After, 1% dropped
-// connections, 1% hangs): every chunk embedded with its own vector, in
-// per-document order, and nothing dead-lettered.
+// Mixed faults without an outage against a capacity-capped server (1% of
+// requests hang for 20 s, 3% answer 500, 2% answer 429 with Retry-After,
+// 1% of connections drop): every chunk embedded with its own vector, in
+// per-document order, and nothing dead-lettered. (Throughput under these
+// faults is BenchmarkMixedFaults.)
 func TestMixedFaultsLoseNothing(t *testing.T) {
 	brokers := setupKafka(t)
 	corpus := t.TempDir()
 	writeSyntheticCorpus(t, corpus, 40, 24)
-	// ~40 chunks/s at best, so that the faults play out over about a minute.
-	_, url := startGpusim(t, "--base-latency", "100ms", "--per-item", "40ms", "--max-concurrent", "2",
-		"--error-rate", "500=0.05", "--error-rate", "429=0.03", "--retry-after", "1s",
-		"--drop-rate", "0.01", "--hang-rate", "0.01", "--hang-for", "30s", "--seed", "7")
+	// ~200 chunks/s at best in batches of 16, so that the faults play out
+	// over a few hundred requests.
+	_, url := startGpusim(t, "--base-latency", "50ms", "--per-item", "2ms", "--max-concurrent", "2",
+		"--error-rate", "500=0.03", "--error-rate", "429=0.02", "--retry-after", "1s",
+		"--drop-rate", "0.01", "--hang-rate", "0.01", "--hang-for", "20s", "--seed", "7")
 	embedP := start(t, "embed", "embed", "--brokers", brokers, "--group", "it-mixed", "--embedder", url, "--model", "gpusim",
-		"--batch-size", "16", "--embedder-timeout", "2s")
+		"--batch-size", "16")
 	_, chunks := parseIngested(t, mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--max-tokens", "48", "--overlap", "8", corpus))
 	start := time.Now()
 	embedded := readTopic(t, brokers, event.TopicEmbedded, 3*time.Minute, embeddedCovers(chunks))
@@ -288,4 +291,91 @@ func TestTwoEndpointsOneKilled(t *testing.T) {
 	noneOn(t, brokers, event.TopicDLQ)
 	noneOn(t, brokers, event.TopicFailed)
 	_ = g2
+}
+
+// A toxic input — one the server answers with a 500 every time, while it
+// answers everything else — fails exactly its document: after
+// --max-server-failures failures alone it is dead-lettered with class
+// server, its document gets a DocumentFailed, and every other document is
+// embedded in order. Nothing else is dead-lettered.
+func TestToxicDocumentsFailAloneOnKafka(t *testing.T) {
+	brokers := setupKafka(t)
+	corpus := t.TempDir()
+	writeSyntheticCorpus(t, corpus, 20, 24)
+	toxic := map[string]bool{"doc-004.md": true, "doc-013.md": true}
+	for name := range toxic {
+		p := filepath.Join(corpus, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paras := strings.Split(string(b), "\n\n")
+		paras[len(paras)/2] += " XTOXICX"
+		if err := os.WriteFile(p, []byte(strings.Join(paras, "\n\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, url := startGpusim(t, "--toxic-marker", "XTOXICX", "--base-latency", "5ms", "--per-item", "500us", "--max-concurrent", "4")
+	embedP := start(t, "embed", "embed", "--brokers", brokers, "--group", "it-toxic", "--embedder", url, "--model", "gpusim",
+		"--batch-size", "16", "--breaker-threshold", "3")
+	_, chunks := parseIngested(t, mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--max-tokens", "48", "--overlap", "8", corpus))
+
+	readTopic(t, brokers, event.TopicDLQ, time.Minute, atLeast(len(toxic)))
+	time.Sleep(2 * time.Second) // let any stray record arrive
+	dlq := readTopic(t, brokers, event.TopicDLQ, 3*time.Second, atLeast(len(toxic)+1))
+	failedRecs := readTopic(t, brokers, event.TopicFailed, 3*time.Second, atLeast(len(toxic)+1))
+	if len(dlq) != len(toxic) || len(failedRecs) != len(toxic) {
+		t.Fatalf("%d dead letters and %d DocumentFailed, want %d each", len(dlq), len(failedRecs), len(toxic))
+	}
+	toxicIndex := map[string]int32{}
+	for _, d := range dlq {
+		m, err := event.DecodeChunkParsed(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !toxic[m.GetDocId()] || !strings.Contains(m.GetText(), "XTOXICX") {
+			t.Fatalf("dead letter for %s chunk %d is not a toxic chunk", m.GetDocId(), m.GetChunkIndex())
+		}
+		toxicIndex[m.GetDocId()] = m.GetChunkIndex()
+		for name, want := range map[string]string{event.HeaderDLQErrorClass: "server", event.HeaderDLQAttempts: "5", event.HeaderDLQStage: "embed"} {
+			if got, _ := event.Header(d, name); got != want {
+				t.Errorf("%s: header %s = %q, want %q", m.GetDocId(), name, got, want)
+			}
+		}
+		if msg, _ := event.Header(d, event.HeaderDLQErrorMessage); !strings.Contains(msg, "500") {
+			t.Errorf("%s: error message %q does not carry the last error", m.GetDocId(), msg)
+		}
+	}
+	for _, r := range failedRecs {
+		m, err := event.DecodeDocumentFailed(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !toxic[m.GetDocId()] || m.GetStage() != "embed" || m.GetErrorClass() != "server" {
+			t.Fatalf("DocumentFailed %+v", m)
+		}
+	}
+	parsed := readTopic(t, brokers, event.TopicParsed, time.Minute, atLeast(chunks))
+	expected := 0
+	for _, r := range parsed {
+		m, err := event.DecodeChunkParsed(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ti, ok := toxicIndex[m.GetDocId()]; !ok || m.GetChunkIndex() < ti {
+			expected++
+		}
+	}
+	embedded := readTopic(t, brokers, event.TopicEmbedded, 30*time.Second, embeddedCovers(expected))
+	want, got, _ := checkEmbedded(t, parsed, embedded)
+	for id := range want {
+		ti, isToxic := toxicIndex[id.doc]
+		switch {
+		case !isToxic && !got[id]:
+			t.Fatalf("chunk %v of a healthy document was not embedded", id)
+		case isToxic && id.index >= ti && got[id]:
+			t.Fatalf("chunk %v at or after the toxic chunk %d was embedded", id, ti)
+		}
+	}
+	embedP.stop(20 * time.Second)
 }

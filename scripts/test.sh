@@ -44,13 +44,22 @@ export "${line?}"
 export RAGPIPE_REQUIRE_POSTGRES=1
 echo "RAGPIPE_TEST_POSTGRES=$RAGPIPE_TEST_POSTGRES"
 
-step "go test"
-# -p 2: one package at a time per core; the integration package owns the
-# Kafka topics for its run. Store tests use a schema of their own each.
+step "go test -race (concurrent packages)"
+# The engine, the stages and the stores are where goroutines meet: they run
+# under the race detector; everything else runs without it (-p 2: one
+# package at a time per core; the integration package owns the Kafka topics
+# for its run; store tests use a PostgreSQL schema of their own each).
+race_pkgs=(./engine/ ./stage/ ./store/...)
+other_pkgs=$("$GO" list ./... | grep -v -e '/engine$' -e '/stage$' -e '/store$' -e '/store/')
 set +e
-"$GO" test -count=1 -p 2 -timeout 18m ./... 2>&1 | tee "$state/go-test.log"
+"$GO" test -race -count=1 -timeout 10m "${race_pkgs[@]}" 2>&1 | tee "$state/go-test.log"
+race_status=${PIPESTATUS[0]}
+step "go test"
+# shellcheck disable=SC2086
+"$GO" test -count=1 -p 2 -timeout 18m $other_pkgs 2>&1 | tee -a "$state/go-test.log"
 status=${PIPESTATUS[0]}
 set -e
+[ "$status" -eq 0 ] && status=$race_status
 passed=$(grep -c '^ok ' "$state/go-test.log" || true)
 failed=$(grep -cE '^FAIL[[:space:]]+[^[:space:]]' "$state/go-test.log" || true)
 echo "packages: $passed passed, $failed failed"

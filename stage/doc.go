@@ -11,11 +11,14 @@
 //     the vector store and emits a DocumentIndexed when a document version
 //     is complete.
 //
-// The consumer stages read like a sentence: consume this topic in key
-// order, hand batches to this function, produce there, dead-letter
-// failures. Order, batching, retries, offsets and the dead-letter queue are
-// the engine's; a stage only maps inputs to outputs and classifies errors
-// with package fault.
+// Each consumer stage describes its whole engine wiring as a Worker
+// (EmbedWorker, IndexWorker): the topics it reads, its handler, its
+// dead-letter function, the lineage of its outputs, its default group and
+// batch size, and a probe of its server. Commands and the demo apply it to
+// an engine.Config with Worker.Configure and add only operational settings,
+// so the wiring exists once. Order, batching, retries, offsets and the
+// dead-letter queue are the engine's; a stage only maps inputs to outputs
+// and classifies errors with package fault.
 //
 // DeadLetter is shared by the consumer stages: after the engine gives up
 // on a record it writes the original to documents.dlq with headers saying

@@ -2,7 +2,6 @@ package stage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 
@@ -48,9 +47,6 @@ func (s *Embed) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	}
 	vecs, err := s.Embedder.Embed(ctx, texts)
 	if err != nil {
-		if errors.Is(err, embed.ErrUnauthorized) {
-			return nil, engine.Fatal(err)
-		}
 		// Translate an input position into a batch position.
 		if i := fault.IndexOf(err); fault.ClassOf(err) == fault.ClassRecord && i >= 0 && i < len(pos) {
 			return nil, fault.RecordAt(pos[i], err)

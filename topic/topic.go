@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ragpipe/ragpipe/event"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -20,16 +21,6 @@ type Spec struct {
 	ReplicationFactor int16
 	Configs           map[string]string
 }
-
-// Names of the pipeline's topics.
-const (
-	Parsed   = "documents.parsed"
-	Embedded = "chunks.embedded"
-	Indexed  = "vectors.indexed"
-	Failed   = "documents.failed"
-	DLQ      = "documents.dlq"
-	Deleted  = "documents.deleted"
-)
 
 // Options override the production defaults.
 type Options struct {
@@ -81,7 +72,7 @@ func Pipeline(o Options) ([]Spec, error) {
 		"min.insync.replicas": strconv.Itoa(isr),
 	}
 	var specs []Spec
-	for _, name := range []string{Parsed, Embedded, Indexed, Failed, DLQ, Deleted} {
+	for _, name := range event.Topics() {
 		specs = append(specs, Spec{Name: name, Partitions: o.Partitions, ReplicationFactor: o.ReplicationFactor, Configs: maps.Clone(configs)})
 	}
 	return specs, nil

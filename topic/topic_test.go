@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ragpipe/ragpipe/broker"
+	"github.com/ragpipe/ragpipe/event"
 )
 
 func admin(t *testing.T) *kadm.Client {
@@ -62,8 +63,8 @@ func TestApplyCreatesThenIsIdempotentAndReportsDrift(t *testing.T) {
 	if res[0].Action != Drifted || len(res[0].Drift) != 2 {
 		t.Fatalf("want partitions and retention drift, got %+v", res[0])
 	}
-	td, _ := adm.ListTopics(ctx, Parsed)
-	if n := len(td[Parsed].Partitions); n != 6 {
+	td, _ := adm.ListTopics(ctx, event.TopicParsed)
+	if n := len(td[event.TopicParsed].Partitions); n != 6 {
 		t.Fatalf("apply must not change an existing topic: %d partitions", n)
 	}
 }

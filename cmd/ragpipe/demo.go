@@ -17,7 +17,6 @@ import (
 	"github.com/ragpipe/ragpipe/broker"
 	"github.com/ragpipe/ragpipe/embed"
 	"github.com/ragpipe/ragpipe/engine"
-	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/ingest/sample"
 	"github.com/ragpipe/ragpipe/stage"
 	"github.com/ragpipe/ragpipe/store"
@@ -126,18 +125,14 @@ func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em e
 		return err
 	}
 	defer st.Close()
-	failures := stage.NewFailures(0)
-	newEngine := func(name, group string, in []string, h engine.Handler) (*engine.Engine, error) {
-		return engine.New(engine.Config{
-			Stage: name, Group: group, Topics: in, Handler: h, DeadLetter: stage.DeadLetter(failures),
-			ClientOpts: opts, Logger: slog.Default(), DrainTimeout: 5 * time.Second,
-		}, event.Lineage)
+	newEngine := func(w stage.Worker) (*engine.Engine, error) {
+		return engine.New(w.Configure(engine.Config{ClientOpts: opts, Logger: slog.Default(), DrainTimeout: 5 * time.Second}))
 	}
-	embedEng, err := newEngine("embed", "ragpipe-embed", []string{event.TopicParsed}, (&stage.Embed{Embedder: em, Failures: failures}).Handle)
+	embedEng, err := newEngine(stage.EmbedWorker(em))
 	if err != nil {
 		return err
 	}
-	indexEng, err := newEngine("index", "ragpipe-index", []string{event.TopicEmbedded, event.TopicFailed}, (&stage.Index{Store: st}).Handle)
+	indexEng, err := newEngine(stage.IndexWorker(st))
 	if err != nil {
 		return err
 	}

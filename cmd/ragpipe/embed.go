@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -8,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ragpipe/ragpipe/embed"
-	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/stage"
 )
 
@@ -20,6 +20,8 @@ type embedderFlags struct {
 	timeout   time.Duration
 	maxInputs int
 	maxTokens int
+	hedgeMult float64
+	hedgeMin  time.Duration
 }
 
 func (e *embedderFlags) register(cmd *cobra.Command) {
@@ -27,8 +29,10 @@ func (e *embedderFlags) register(cmd *cobra.Command) {
 	f.StringArrayVar(&e.embedders, "embedder", strings.Split(envOr("RAGPIPE_EMBEDDER", "hash"), ","), `"hash" (in-process, lexical), the base URL of an OpenAI-compatible server (http://127.0.0.1:8081/v1), or tei+http://HOST:PORT for TEI's native API; repeat for several endpoints (env RAGPIPE_EMBEDDER, comma-separated; API key from RAGPIPE_EMBEDDER_API_KEY or OPENAI_API_KEY)`)
 	f.StringVar(&e.model, "model", envOr("RAGPIPE_MODEL", ""), "model name sent to the server (env RAGPIPE_MODEL)")
 	f.IntVar(&e.dim, "dim", 0, "vector dimension (hash: default 384; server: 0 learns it)")
-	f.DurationVar(&e.timeout, "embedder-timeout", 60*time.Second, "timeout of one embedding request")
-	f.IntVar(&e.maxInputs, "max-inputs", 0, "max inputs per embedding request (0: 256, or TEI's /info limit)")
+	f.DurationVar(&e.timeout, "embedder-timeout", embed.DefaultTimeout, "timeout of one embedding request (the backstop: slow requests are hedged long before)")
+	f.IntVar(&e.maxInputs, "max-inputs", 0, fmt.Sprintf("max inputs per embedding request (0: %d, or TEI's /info limit); lowered automatically after a 413", embed.DefaultMaxInputs))
+	f.Float64Var(&e.hedgeMult, "hedge-multiplier", embed.DefaultHedgeMultiplier, "a request running this many times its endpoint's recent p99 latency is sent again (hedged); negative turns hedging off")
+	f.DurationVar(&e.hedgeMin, "hedge-floor", embed.DefaultHedgeFloor, "shortest wait before a request is hedged")
 	f.IntVar(&e.maxTokens, "max-input-tokens", 0, "inputs over this many tokens are rejected without a request (0: none, or TEI's /info limit)")
 }
 
@@ -42,7 +46,7 @@ func (e *embedderFlags) open() (embed.Embedder, error) {
 		specs = append(specs, embed.Spec{Embedder: name, Model: model, Dim: e.dim, Timeout: e.timeout,
 			MaxInputs: e.maxInputs, MaxInputTokens: e.maxTokens, Logger: slog.Default()})
 	}
-	return embed.OpenAll(specs)
+	return embed.OpenAllWith(specs, embed.PoolConfig{Logger: slog.Default(), HedgeMultiplier: e.hedgeMult, HedgeFloor: e.hedgeMin})
 }
 
 func newEmbedCmd(g *globals) *cobra.Command {
@@ -59,12 +63,10 @@ func newEmbedCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failures := stage.NewFailures(0)
-			s := &stage.Embed{Embedder: em, Failures: failures}
-			return w.run(cmd.Context(), g, "embed", []string{event.TopicParsed}, s.Handle, failures)
+			return w.run(cmd.Context(), g, stage.EmbedWorker(em))
 		},
 	}
-	w.register(cmd, "ragpipe-embed", 64)
+	w.register(cmd, stage.EmbedGroup, stage.EmbedBatchSize)
 	ef.register(cmd)
 	return cmd
 }

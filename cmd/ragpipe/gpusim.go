@@ -36,7 +36,9 @@ Faults: --error-rate STATUS=P (repeatable) answers with STATUS with
 probability P; --hang-rate and --drop-rate hang or reset requests;
 --max-batch and --oom-above reject big batches with 413 and 500 "CUDA out of
 memory"; --poison MARKER rejects, with 400 naming the index, any request with
-an input that contains MARKER; --outage 30s-60s (repeatable, relative to the
+an input that contains MARKER; --toxic-marker MARKER answers 500 (a CUDA
+fault naming no input) to every request with an input that contains MARKER,
+while serving all others; --outage 30s-60s (repeatable, relative to the
 start) closes the listener for the window so that connections are refused,
 and --outage 30s-60s:503 answers 503 instead.`,
 		Example: `  ragpipe gpusim --addr 127.0.0.1:8081 --max-batch 64 \
@@ -63,7 +65,7 @@ and --outage 30s-60s:503 answers 503 instead.`,
 			st := srv.Stats()
 			slog.Info("gpusim shutting down", "requests", st.Requests, "batches", st.Batches,
 				"inputs", st.Inputs, "errors", st.Errors, "dropped", st.Dropped, "hung", st.Hung,
-				"abandoned", st.Abandoned, "peak_active", st.PeakActive)
+				"abandoned", st.Abandoned, "toxic", st.Toxic, "peak_active", st.PeakActive)
 			return srv.Close()
 		},
 	}
@@ -83,6 +85,7 @@ and --outage 30s-60s:503 answers 503 instead.`,
 	f.Float64Var(&cfg.DropRate, "drop-rate", 0, "probability that a connection is reset without an answer")
 	f.StringArrayVar(&outages, "outage", nil, "START-END[:refuse|:503] after start, e.g. 30s-60s (repeatable)")
 	f.StringVar(&cfg.PoisonMarker, "poison", "", "reject with 400 any request with an input containing this marker")
+	f.StringVar(&cfg.ToxicMarker, "toxic-marker", "", "answer 500 to every request with an input containing this marker (a CUDA fault), serving all others")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault generator")
 	return cmd
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/stage"
 	"github.com/ragpipe/ragpipe/store"
 )
@@ -26,11 +25,10 @@ func newIndexCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			s := &stage.Index{Store: st}
-			return w.run(cmd.Context(), g, "index", []string{event.TopicEmbedded, event.TopicFailed, event.TopicDeleted}, s.Handle, nil)
+			return w.run(cmd.Context(), g, stage.IndexWorker(st))
 		},
 	}
-	w.register(cmd, "ragpipe-index", 256)
+	w.register(cmd, stage.IndexGroup, stage.IndexBatchSize)
 	cmd.Flags().StringVar(&dsn, "store", "", "vector store: a directory (embedded store, default DATA/store) or postgres://… (PostgreSQL with pgvector; several index workers may share it)")
 	return cmd
 }

@@ -76,6 +76,12 @@ type Config struct {
 	// PoisonMarker, if not empty, makes any request with an input that
 	// contains it fail with 400 naming that input's index.
 	PoisonMarker string
+	// ToxicMarker, if not empty, makes any request with an input that
+	// contains it fail with 500 every time, after holding a slot for the
+	// batch's latency, like a CUDA fault caused by one input: the answer
+	// does not say which input, and is not an out-of-memory answer. Other
+	// requests are served as usual.
+	ToxicMarker string
 	// Seed seeds the fault generator.
 	Seed int64
 	// Logger defaults to slog.Default().

@@ -30,7 +30,17 @@
 // 413; a request in which some input contains PoisonMarker gets 400 naming
 // the first such input ({"error":{"message":"input 3 is invalid: …",
 // "index":3}}); a request with more than OOMAbove inputs gets, once it holds
-// a slot, 500 {"error":"CUDA out of memory"}.
+// a slot, 500 {"error":"CUDA out of memory"}. A request in which some input
+// contains ToxicMarker (and that is not over MaxBatch) is not subject to
+// the random faults: it holds a slot for its batch's latency, then gets 500
+// with a CUDA error that names no input, every time, like an input that
+// crashes the model; the other requests are served as usual.
+//
+// The faults compose with the capacity model: a hanging request sleeps
+// before it takes a slot, so hangs cost clients time but not capacity,
+// while an out-of-memory or toxic batch holds its slot. Stats counts
+// answers by status (Errors; Batches counts the 200s), hangs, drops,
+// abandoned and toxic requests.
 //
 // # Outages
 //

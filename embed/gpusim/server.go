@@ -48,6 +48,7 @@ type Server struct {
 
 	requests, inputs, batches atomic.Int64
 	dropped, hung, abandoned  atomic.Int64
+	toxic                     atomic.Int64
 	active, queued, peak      atomic.Int64
 }
 
@@ -60,6 +61,7 @@ type Stats struct {
 	Dropped    int64         // connections reset on purpose
 	Hung       int64         // requests that hung
 	Abandoned  int64         // requests whose client left before the answer
+	Toxic      int64         // requests answered 500 for holding ToxicMarker
 	Active     int           // batches executing now
 	Queued     int           // batches waiting for a slot now
 	PeakActive int           // most batches ever executing at once
@@ -154,6 +156,7 @@ func (s *Server) Stats() Stats {
 		Dropped:    s.dropped.Load(),
 		Hung:       s.hung.Load(),
 		Abandoned:  s.abandoned.Load(),
+		Toxic:      s.toxic.Load(),
 		Active:     int(s.active.Load()),
 		Queued:     int(s.queued.Load()),
 		PeakActive: int(s.peak.Load()),
@@ -345,6 +348,12 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	n := len(inputs)
+	if s.isToxic(inputs) && (s.cfg.MaxBatch <= 0 || n <= s.cfg.MaxBatch) {
+		s.serveToxic(ctx, w, n)
+		return
+	}
+
 	switch o := s.draw(); {
 	case o.drop:
 		s.drop(w)
@@ -361,7 +370,6 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	n := len(inputs)
 	if s.cfg.MaxBatch > 0 && n > s.cfg.MaxBatch {
 		s.fail(w, http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("batch size %d > maximum allowed batch size %d", n, s.cfg.MaxBatch), -1)
@@ -376,21 +384,9 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	// Wait for a GPU slot.
-	s.queued.Add(1)
-	select {
-	case s.slots <- struct{}{}:
-		s.queued.Add(-1)
-	case <-ctx.Done():
-		s.queued.Add(-1)
-		s.abandoned.Add(1)
+	began, release, ok := s.acquireSlot(ctx)
+	if !ok {
 		return
-	}
-	began := time.Now()
-	s.notePeak(s.active.Add(1))
-	release := func() {
-		s.active.Add(-1)
-		<-s.slots
 	}
 	if s.cfg.OOMAbove > 0 && n > s.cfg.OOMAbove {
 		release()
@@ -408,7 +404,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		tokens += (len(in) + 3) / 4
 	}
 	resp.Usage.PromptTokens, resp.Usage.TotalTokens = tokens, tokens
-	ok := sleepCtx(ctx, time.Until(began.Add(s.cfg.BaseLatency+time.Duration(n)*s.cfg.PerItemLatency)))
+	ok = sleepCtx(ctx, time.Until(began.Add(s.cfg.BaseLatency+time.Duration(n)*s.cfg.PerItemLatency)))
 	release()
 	if !ok {
 		s.abandoned.Add(1)
@@ -417,6 +413,59 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 	s.batches.Add(1)
 	s.inputs.Add(int64(n))
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// acquireSlot waits for a GPU slot; ok is false (and the request counted
+// as abandoned) if the client leaves first. release frees the slot.
+func (s *Server) acquireSlot(ctx context.Context) (began time.Time, release func(), ok bool) {
+	s.queued.Add(1)
+	select {
+	case s.slots <- struct{}{}:
+		s.queued.Add(-1)
+	case <-ctx.Done():
+		s.queued.Add(-1)
+		s.abandoned.Add(1)
+		return time.Time{}, nil, false
+	}
+	began = time.Now()
+	s.notePeak(s.active.Add(1))
+	return began, func() {
+		s.active.Add(-1)
+		<-s.slots
+	}, true
+}
+
+// isToxic reports whether some input holds the toxic marker.
+func (s *Server) isToxic(inputs []string) bool {
+	if s.cfg.ToxicMarker == "" {
+		return false
+	}
+	for _, in := range inputs {
+		if strings.Contains(in, s.cfg.ToxicMarker) {
+			return true
+		}
+	}
+	return false
+}
+
+// serveToxic executes a batch of n inputs that holds the toxic marker: it
+// takes a slot for the batch's latency, then fails with 500.
+func (s *Server) serveToxic(ctx context.Context, w http.ResponseWriter, n int) {
+	began, release, ok := s.acquireSlot(ctx)
+	if !ok {
+		return
+	}
+	ok = sleepCtx(ctx, time.Until(began.Add(s.cfg.BaseLatency+time.Duration(n)*s.cfg.PerItemLatency)))
+	release()
+	if !ok {
+		s.abandoned.Add(1)
+		return
+	}
+	s.toxic.Add(1)
+	s.count(http.StatusInternalServerError)
+	writeJSON(w, http.StatusInternalServerError, map[string]string{
+		"error": "CUDA error: an illegal memory access was encountered (simulated fault on a toxic input)",
+	})
 }
 
 // parseInput accepts a string or an array of strings.

@@ -1,0 +1,103 @@
+package stage
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ragpipe/ragpipe/embed"
+	"github.com/ragpipe/ragpipe/engine"
+	"github.com/ragpipe/ragpipe/event"
+	"github.com/ragpipe/ragpipe/fault"
+	"github.com/ragpipe/ragpipe/store"
+)
+
+// Default consumer groups and batch sizes of the consumer stages.
+const (
+	EmbedGroup     = "ragpipe-embed"
+	IndexGroup     = "ragpipe-index"
+	EmbedBatchSize = 64  // inputs per embedding request
+	IndexBatchSize = 256 // chunks per durable upsert
+)
+
+// Worker is a consumer stage's whole engine wiring: what it reads, how it
+// handles a batch, how it dead-letters, the lineage of its outputs, and
+// how the engine probes its server. Commands and the demo take it as is
+// and add only operational settings (brokers, concurrency, timeouts).
+type Worker struct {
+	// Name is the stage's name in logs and dead-letter headers.
+	Name string
+	// Group is the stage's default consumer group.
+	Group string
+	// BatchSize is the stage's default records per batch.
+	BatchSize  int
+	Topics     []string
+	Handler    engine.Handler
+	DeadLetter engine.DeadLetterFunc
+	Lineage    func(*kgo.Record) []kgo.RecordHeader
+	// Probe checks the stage's server with a known-good request (nil when
+	// the stage has no remote server).
+	Probe func(ctx context.Context) error
+}
+
+// Configure returns cfg with the stage's wiring set: Stage, Topics,
+// Handler, DeadLetter, Lineage and Probe, and Group and BatchMaxRecords
+// where cfg leaves them zero.
+func (w Worker) Configure(cfg engine.Config) engine.Config {
+	cfg.Stage, cfg.Topics, cfg.Handler = w.Name, w.Topics, w.Handler
+	cfg.DeadLetter, cfg.Lineage, cfg.Probe = w.DeadLetter, w.Lineage, w.Probe
+	if cfg.Group == "" {
+		cfg.Group = w.Group
+	}
+	if cfg.BatchMaxRecords == 0 {
+		cfg.BatchMaxRecords = w.BatchSize
+	}
+	return cfg
+}
+
+// EmbedWorker is the embed stage (documents.parsed → chunks.embedded) on
+// em: it skips the remaining chunks of a version once one is
+// dead-lettered.
+func EmbedWorker(em embed.Embedder) Worker {
+	failures := NewFailures(0)
+	s := &Embed{Embedder: em, Failures: failures}
+	return Worker{
+		Name: "embed", Group: EmbedGroup, BatchSize: EmbedBatchSize,
+		Topics: []string{event.TopicParsed}, Handler: s.Handle,
+		DeadLetter: DeadLetter(failures), Lineage: event.Lineage, Probe: s.Probe,
+	}
+}
+
+// IndexWorker is the index stage (chunks.embedded, documents.failed and
+// documents.deleted → st and vectors.indexed).
+func IndexWorker(st store.Store) Worker {
+	s := &Index{Store: st}
+	return Worker{
+		Name: "index", Group: IndexGroup, BatchSize: IndexBatchSize,
+		Topics: []string{event.TopicEmbedded, event.TopicFailed, event.TopicDeleted}, Handler: s.Handle,
+		DeadLetter: DeadLetter(nil), Lineage: event.Lineage,
+	}
+}
+
+// probeText is what Embed.Probe sends: short and harmless.
+const probeText = "ragpipe health probe"
+
+// prober is an Embedder that can probe its servers around its breakers
+// (embed.Pool).
+type prober interface {
+	Probe(ctx context.Context, input string) error
+}
+
+// Probe sends one known-good input to the embedder's servers (around their
+// breakers when the embedder is a pool). Only a server-class failure is an
+// error: any answer, even a refusal of the input, shows the server is up.
+func (s *Embed) Probe(ctx context.Context) error {
+	if p, ok := s.Embedder.(prober); ok {
+		return p.Probe(ctx, probeText)
+	}
+	_, err := s.Embedder.Embed(ctx, []string{probeText})
+	if err != nil && fault.ClassOf(err) == fault.ClassServer {
+		return err
+	}
+	return nil
+}
