@@ -150,6 +150,11 @@ func DecodeDocumentFailed(r *kgo.Record) (*ragpipev1.DocumentFailed, error) {
 	return decodeAs[ragpipev1.DocumentFailed](r)
 }
 
+// DecodeDocumentDeleted decodes a record of TopicDeleted; see Decode.
+func DecodeDocumentDeleted(r *kgo.Record) (*ragpipev1.DocumentDeleted, error) {
+	return decodeAs[ragpipev1.DocumentDeleted](r)
+}
+
 // DecodeDocumentIndexed decodes a record of TopicIndexed; see Decode.
 func DecodeDocumentIndexed(r *kgo.Record) (*ragpipev1.DocumentIndexed, error) {
 	return decodeAs[ragpipev1.DocumentIndexed](r)

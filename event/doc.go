@@ -14,6 +14,7 @@
 //	chunks.embedded   ChunkEmbedded    one record per chunk
 //	vectors.indexed   DocumentIndexed  one record per document version
 //	documents.failed  DocumentFailed   one record per failure given up on
+//	documents.deleted DocumentDeleted  one record per document delete
 //	documents.dlq     (the failed input record, unchanged, plus headers)
 //
 // # Keys

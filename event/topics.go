@@ -15,6 +15,9 @@ const (
 	TopicIndexed = "vectors.indexed"
 	// TopicFailed carries ragpipe.v1.DocumentFailed.
 	TopicFailed = "documents.failed"
+	// TopicDeleted carries ragpipe.v1.DocumentDeleted, one record per
+	// delete request; the index stage consumes it.
+	TopicDeleted = "documents.deleted"
 	// TopicDLQ carries failed input records unchanged, with the dead-letter
 	// headers appended (see DeadLetter).
 	TopicDLQ = "documents.dlq"
@@ -32,5 +35,5 @@ const (
 
 // Topics returns every pipeline topic, in the order of the pipeline.
 func Topics() []string {
-	return []string{TopicRaw, TopicParsed, TopicEmbedded, TopicIndexed, TopicFailed, TopicDLQ}
+	return []string{TopicRaw, TopicParsed, TopicEmbedded, TopicIndexed, TopicFailed, TopicDLQ, TopicDeleted}
 }

@@ -45,6 +45,8 @@ func Validate(msg proto.Message) error {
 			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
 			errChunk,
 		)
+	case *ragpipev1.DocumentDeleted:
+		return checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion())
 	case *ragpipev1.DocumentIndexed:
 		var errCount error
 		if m.GetChunkCount() < 0 {

@@ -31,6 +31,10 @@ type Ingest struct {
 	// and stays the same when an unchanged file is ingested again (so the
 	// upserts of a re-ingest overwrite instead of adding a version).
 	Version func(f ingest.File, info os.FileInfo) int64
+	// DocID, when set, gives a walked file its doc_id (see Source.DocID);
+	// the default is ingest.File's: the path relative to the walked root.
+	// An error fails the file.
+	DocID func(f ingest.File) (string, error)
 	// Stderr receives one line per file that failed (default os.Stderr).
 	Stderr io.Writer
 	// Progress, when set, is called after each file.
@@ -95,7 +99,16 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 	for _, root := range roots {
 		err := ingest.Walk(ctx, root, func(f ingest.File) error {
 			sum.Files++
-			n, err := s.file(ctx, f, promise)
+			var (
+				n   int
+				err error
+			)
+			if s.DocID != nil {
+				f.DocID, err = s.DocID(f)
+			}
+			if err == nil {
+				n, err = s.file(ctx, f, promise)
+			}
 			if err != nil {
 				sum.Failed++
 				msg := err.Error()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -25,6 +26,8 @@ type ingestFlags struct {
 	maxFileSize int64
 	encoding    string
 	tokenizer   string
+	source      string
+	sync        bool
 }
 
 func (f *ingestFlags) register(cmd *cobra.Command) {
@@ -35,6 +38,8 @@ func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl.Int64Var(&f.maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to ingest, in bytes")
 	fl.StringVar(&f.encoding, "encoding", "", "character encoding of text and HTML files, e.g. windows-1252, iso-8859-15, utf-16le (default: detect)")
 	fl.StringVar(&f.tokenizer, "tokenizer", "", "Hugging Face tokenizer.json of the embedding model: --max-tokens and --overlap count its tokens, special tokens included (default: a fast estimate)")
+	fl.StringVar(&f.source, "source", "", "name a source: doc_id becomes NAME/<path relative to the source's root>, the root being the folder of its first ingest (remembered in DATA/sources.json), and versions change only when the content does")
+	fl.BoolVar(&f.sync, "sync", false, "with --source: delete (documents.deleted) the source's documents under PATH that are no longer on disk")
 }
 
 // stage returns the ingest stage the flags describe, with the tokenizer
@@ -92,11 +97,42 @@ stderr and as a DocumentFailed, and ingest goes on.`,
 			if err != nil {
 				return err
 			}
+			if f.sync && f.source == "" {
+				return errors.New("--sync needs --source: only a named source knows its documents")
+			}
+			var src *stage.Source
+			if f.source != "" {
+				srcs, err := stage.OpenSources(filepath.Join(g.data, "sources.json"))
+				if err != nil {
+					return err
+				}
+				defer srcs.Close()
+				src, err = srcs.Source(f.tenant, f.source, args)
+				if err != nil {
+					return err
+				}
+				s.DocID, s.Version = src.DocID, src.Version
+				// Saved whatever the outcome: a version remembered but not
+				// published is published again, unchanged, by the next run.
+				defer func() {
+					if err := srcs.Save(); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "ragpipe ingest: %v\n", err)
+					}
+				}()
+			}
 			s.Stderr = cmd.ErrOrStderr()
 			stop := progress(ctx, cmd.ErrOrStderr(), s, args)
 			sum, err := s.Run(ctx, args)
 			stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "ingested %d document(s), %d chunk(s); %d file(s) failed\n", sum.Documents, sum.Chunks, sum.Failed)
+			if f.sync {
+				if err != nil {
+					// A path that could not be walked would look deleted.
+					fmt.Fprintln(cmd.ErrOrStderr(), "ragpipe ingest: --sync skipped: the ingest did not complete")
+				} else if err = syncDeletes(ctx, cmd.OutOrStdout(), cl, f.tenant, src, args); err != nil {
+					return err
+				}
+			}
 			if errors.Is(err, stage.ErrSomePathsFailed) {
 				return &exitError{code: 1}
 			}
@@ -105,6 +141,22 @@ stderr and as a DocumentFailed, and ingest goes on.`,
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// syncDeletes deletes the source's documents under paths that the ingest
+// did not see.
+func syncDeletes(ctx context.Context, w io.Writer, cl *kgo.Client, tenant string, src *stage.Source, paths []string) error {
+	gone, err := src.Missing(paths)
+	if err != nil {
+		return err
+	}
+	if len(gone) > 0 {
+		if err := publishDeletes(ctx, cl, tenant, "sync", gone); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "deleted %d document(s) no longer on disk\n", len(gone))
+	return nil
 }
 
 // producer returns a client for producing pipeline records: idempotent,

@@ -73,6 +73,7 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		newEmbedCmd(g),
 		newIndexCmd(g),
 		newSearchCmd(g),
+		newDeleteCmd(g),
 		newGpusimCmd(),
 		newConfigCmd(),
 		newVersionCmd(),

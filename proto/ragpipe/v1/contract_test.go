@@ -78,6 +78,12 @@ func TestFieldContract(t *testing.T) {
 9 content bytes
 10 content_ref string
 11 submitted_at google.protobuf.Timestamp`,
+		"ragpipe.v1.DocumentDeleted": `
+1 tenant_id string
+2 doc_id string
+3 doc_version int64
+4 reason string
+5 deleted_at google.protobuf.Timestamp`,
 	}
 	msgs := []proto.Message{
 		&ragpipev1.ChunkParsed{},
@@ -85,6 +91,7 @@ func TestFieldContract(t *testing.T) {
 		&ragpipev1.DocumentFailed{},
 		&ragpipev1.DocumentIndexed{},
 		&ragpipev1.DocumentRaw{},
+		&ragpipev1.DocumentDeleted{},
 	}
 	if len(msgs) != len(want) {
 		t.Fatalf("test lists %d messages, want %d", len(msgs), len(want))
@@ -107,6 +114,7 @@ func TestFileCount(t *testing.T) {
 		ragpipev1.File_ragpipe_v1_document_failed_proto,
 		ragpipev1.File_ragpipe_v1_document_indexed_proto,
 		ragpipev1.File_ragpipe_v1_document_raw_proto,
+		ragpipev1.File_ragpipe_v1_document_deleted_proto,
 	}
 	n := 0
 	for _, f := range files {
