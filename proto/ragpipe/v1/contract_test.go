@@ -123,8 +123,8 @@ func TestFileCount(t *testing.T) {
 		}
 		n += f.Messages().Len()
 	}
-	if n != 5 {
-		t.Errorf("%d messages, want 5", n)
+	if n != 6 {
+		t.Errorf("%d messages, want 6", n)
 	}
 }
 
