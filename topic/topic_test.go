@@ -86,8 +86,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(specs) != 6 {
-		t.Fatalf("%d specs", len(specs))
+	if len(specs) != len(event.Topics()) {
+		t.Fatalf("%d specs for %d pipeline topics", len(specs), len(event.Topics()))
 	}
 	for _, s := range specs {
 		mmb, ok := s.Configs["max.message.bytes"]
