@@ -161,12 +161,12 @@ func syncDeletes(ctx context.Context, w io.Writer, cl *kgo.Client, tenant string
 
 // producer returns a client for producing pipeline records: idempotent,
 // acks from all in-sync replicas (franz-go's defaults).
-func producer(kc broker.Config) (*kgo.Client, error) {
+func producer(kc broker.Config, extra ...kgo.Opt) (*kgo.Client, error) {
 	opts, err := kc.Opts()
 	if err != nil {
 		return nil, err
 	}
-	return kgo.NewClient(append(opts, kgo.ProducerLinger(5*time.Millisecond))...)
+	return kgo.NewClient(append(append(opts, kgo.ProducerLinger(5*time.Millisecond)), extra...)...)
 }
 
 // progress shows a progress bar on a terminal.
