@@ -123,6 +123,15 @@ func TestParseStageOnKafka(t *testing.T) {
 			t.Errorf("search %q does not find %s:\n%s", q.query, q.doc, res)
 		}
 	}
+	// Metadata reaches the store: a filter on front matter finds that
+	// document alone, one on a PDF page finds the PDF.
+	res := mustRun(t, time.Minute, "search", "--data", data, "--k", "10", "--json", "--filter", "team=search", "consumer group")
+	if !strings.Contains(res, `"doc_id": "front.md"`) || strings.Count(res, `"doc_id"`) != strings.Count(res, `"doc_id": "front.md"`) {
+		t.Errorf("search --filter team=search:\n%s", res)
+	}
+	if res := mustRun(t, time.Minute, "search", "--data", data, "--k", "10", "--filter", "page=1", "on-call"); !strings.Contains(res, "handbook.pdf") || strings.Contains(res, "front.md") {
+		t.Errorf("search --filter page=1:\n%s", res)
+	}
 	for _, p := range []*proc{p1, p2, embedP, indexP} {
 		if p.exited() {
 			t.Fatalf("%s exited: %v", p.name, p.err)

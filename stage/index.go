@@ -70,6 +70,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			TenantID: m.GetTenantId(), DocID: m.GetDocId(), DocVersion: m.GetDocVersion(),
 			ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
 			Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
+			Metadata: m.GetMetadata(),
 			Vector: m.GetVector(),
 		})
 	}

@@ -395,6 +395,11 @@ func (s *Embedded) Describe() string { return "embedded:" + s.dir }
 
 // Search implements Store.
 func (s *Embedded) Search(ctx context.Context, tenantID string, query []float32, k int) ([]Hit, error) {
+	return s.SearchWhere(ctx, tenantID, query, k, nil)
+}
+
+// SearchWhere implements Store.
+func (s *Embedded) SearchWhere(ctx context.Context, tenantID string, query []float32, k int, where map[string]string) ([]Hit, error) {
 	if err := checkSearch(tenantID, query, k); err != nil {
 		return nil, err
 	}
@@ -414,6 +419,9 @@ func (s *Embedded) Search(ctx context.Context, tenantID string, query []float32,
 			continue
 		}
 		for _, c := range d.versions[d.live] {
+			if !matches(c.Metadata, where) {
+				continue
+			}
 			var dot float32
 			for i, v := range c.Vector {
 				dot += v * query[i]
@@ -435,6 +443,16 @@ func (s *Embedded) Search(ctx context.Context, tenantID string, query []float32,
 		out[i] = heap.Pop(h).(Hit)
 	}
 	return out, ctx.Err()
+}
+
+// matches reports whether meta holds every key of where with its value.
+func matches(meta, where map[string]string) bool {
+	for k, v := range where {
+		if got, ok := meta[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // checkSearch validates the arguments of Search common to every store.

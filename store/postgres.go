@@ -356,6 +356,8 @@ type chunkMeta struct {
 	Source  string `json:"source,omitempty"`
 	Heading string `json:"heading,omitempty"`
 	Model   string `json:"model,omitempty"`
+	// Meta is Chunk.Metadata; SearchWhere filters with jsonb containment.
+	Meta map[string]string `json:"meta,omitempty"`
 }
 
 const upsertSQL = `
@@ -455,7 +457,7 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 		if last[chunkKey{c.TenantID, c.DocID, c.DocVersion, c.ChunkIndex}] != i {
 			continue
 		}
-		meta, err := json.Marshal(chunkMeta{Title: clean(c.Title), Source: clean(c.Source), Heading: clean(c.Heading), Model: clean(c.Model)})
+		meta, err := json.Marshal(chunkMeta{Title: clean(c.Title), Source: clean(c.Source), Heading: clean(c.Heading), Model: clean(c.Model), Meta: cleanMap(c.Metadata)})
 		if err != nil {
 			return fmt.Errorf("store: encoding metadata: %w", err)
 		}
@@ -581,6 +583,25 @@ func (s *Postgres) Describe() string { return s.desc }
 // sees each document's searchable version as of one moment. Hits carry
 // no vector.
 func (s *Postgres) Search(ctx context.Context, tenantID string, query []float32, k int) ([]Hit, error) {
+	return s.SearchWhere(ctx, tenantID, query, k, nil)
+}
+
+// cleanMap applies clean to a map's keys and values.
+func cleanMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[clean(k)] = clean(v)
+	}
+	return out
+}
+
+// SearchWhere implements Store: the filter is jsonb containment on the
+// chunk's metadata, applied during the HNSW scan (iterative scans keep
+// going until k rows pass it).
+func (s *Postgres) SearchWhere(ctx context.Context, tenantID string, query []float32, k int, where map[string]string) ([]Hit, error) {
 	if err := checkSearch(tenantID, query, k); err != nil {
 		return nil, err
 	}
@@ -612,9 +633,16 @@ func (s *Postgres) Search(ctx context.Context, tenantID string, query []float32,
 		if _, err := tx.Exec(ctx, setup, args...); err != nil {
 			return err
 		}
+		filter, err := json.Marshal(map[string]any{"meta": cleanMap(where)})
+		if err != nil {
+			return err
+		}
+		if len(where) == 0 {
+			filter = []byte("{}")
+		}
 		rows, err := tx.Query(ctx, `SELECT doc_id, doc_version, chunk_index, chunk_count, text, metadata, 1 - (embedding <=> $2)
-			FROM chunks WHERE tenant_id = $1 AND searchable ORDER BY embedding <=> $2 LIMIT $3`,
-			tenantID, pgvector.NewVector(query), k)
+			FROM chunks WHERE tenant_id = $1 AND searchable AND metadata @> $4::jsonb ORDER BY embedding <=> $2 LIMIT $3`,
+			tenantID, pgvector.NewVector(query), k, string(filter))
 		if err != nil {
 			return err
 		}
@@ -628,7 +656,7 @@ func (s *Postgres) Search(ctx context.Context, tenantID string, query []float32,
 			if err := rows.Scan(&h.DocID, &h.DocVersion, &h.ChunkIndex, &h.ChunkCount, &h.Text, &meta, &score); err != nil {
 				return err
 			}
-			h.Title, h.Source, h.Heading, h.Model = meta.Title, meta.Source, meta.Heading, meta.Model
+			h.Title, h.Source, h.Heading, h.Model, h.Metadata = meta.Title, meta.Source, meta.Heading, meta.Model, meta.Meta
 			h.Score = float32(score)
 			hits = append(hits, h)
 		}

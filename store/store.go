@@ -20,7 +20,10 @@ type Chunk struct {
 	Source     string    `json:"source,omitempty"`
 	Heading    string    `json:"heading,omitempty"`
 	Model      string    `json:"model,omitempty"`
-	Vector     []float32 `json:"-"`
+	// Metadata is the document's metadata and the chunk's own (e.g. page),
+	// as in ChunkParsed; SearchWhere filters on it.
+	Metadata map[string]string `json:"metadata,omitempty"`
+	Vector   []float32         `json:"-"`
 }
 
 // Hit is a search result. Its Chunk may come without its Vector.
@@ -60,6 +63,9 @@ type Store interface {
 	// query whose dimension differs from the stored vectors' is an error
 	// (ErrDimension).
 	Search(ctx context.Context, tenantID string, query []float32, k int) ([]Hit, error)
+	// SearchWhere is Search restricted to chunks whose Metadata holds
+	// every key of where with the same value (nil or empty: no filter).
+	SearchWhere(ctx context.Context, tenantID string, query []float32, k int, where map[string]string) ([]Hit, error)
 	// Len returns the number of stored chunks (searchable or not).
 	Len(ctx context.Context) (int, error)
 	// Describe names the store for logs and events (no credentials).

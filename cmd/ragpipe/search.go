@@ -23,13 +23,16 @@ type searchOptions struct {
 	MinScore float64
 	// JSON prints one JSON document instead of text.
 	JSON bool
+	// Where keeps only chunks whose metadata holds each key with its value.
+	Where map[string]string
 }
 
 func newSearchCmd(g *globals) *cobra.Command {
 	var (
-		ef  embedderFlags
-		o   searchOptions
-		dsn string
+		ef      embedderFlags
+		o       searchOptions
+		dsn     string
+		filters []string
 	)
 	cmd := &cobra.Command{
 		Use:   "search [flags] QUERY",
@@ -42,7 +45,10 @@ from its newest complete version only.
   {"query": "...", "tenant": "...", "k": 5, "min_score": 0, "hits": [
     {"rank": 1, "score": 0.83, "tenant_id": "...", "doc_id": "...", "doc_version": 1712345678901,
      "chunk_index": 0, "chunk_count": 3, "text": "...", "title": "...", "source": "...",
-     "heading": "...", "model": "..."}]}`,
+     "heading": "...", "model": "...", "metadata": {"page": "3"}}]}
+
+--filter KEY=VALUE (repeatable) keeps only chunks whose metadata has each pair:
+YAML front matter of Markdown, PDF and DOCX document properties, a PDF chunk's page.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dsn == "" {
@@ -50,6 +56,16 @@ from its newest complete version only.
 			}
 			if math.IsNaN(o.MinScore) || o.MinScore < -1 || o.MinScore > 1 {
 				return fmt.Errorf("--min-score must be between -1 and 1, got %v", o.MinScore)
+			}
+			for _, f := range filters {
+				k, v, ok := strings.Cut(f, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--filter %q: want KEY=VALUE, e.g. team=search", f)
+				}
+				if o.Where == nil {
+					o.Where = map[string]string{}
+				}
+				o.Where[k] = v
 			}
 			em, err := ef.open()
 			if err != nil {
@@ -70,6 +86,7 @@ from its newest complete version only.
 	f.IntVar(&o.K, "k", 5, "number of results")
 	f.Float64Var(&o.MinScore, "min-score", -1, "drop results whose cosine similarity is below this (-1..1)")
 	f.BoolVar(&o.JSON, "json", false, "print the results as one JSON object")
+	f.StringArrayVar(&filters, "filter", nil, "KEY=VALUE: only chunks whose metadata (front matter, document properties, page) has it; repeat to require several")
 	f.StringVar(&dsn, "store", "", "vector store: a directory (embedded store, default DATA/store) or postgres://… (PostgreSQL with pgvector)")
 	return cmd
 }
@@ -98,7 +115,7 @@ func runSearch(ctx context.Context, w io.Writer, em embed.Embedder, st store.Sto
 	if err != nil {
 		return fmt.Errorf("embedding the query: %w", err)
 	}
-	hits, err := st.Search(ctx, o.Tenant, vecs[0], o.K)
+	hits, err := st.SearchWhere(ctx, o.Tenant, vecs[0], o.K, o.Where)
 	if err != nil {
 		return err
 	}

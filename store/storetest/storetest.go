@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpsertIsIdempotent", testIdempotent},
 		{"SearchRanksByCosine", testRanking},
 		{"MetadataRoundTrip", testMetadata},
+		{"MetadataFilter", testMetadataFilter},
 		{"TenantIsolation", testTenants},
 		{"NewestCompleteVersionOnly", testVersions},
 		{"FailVersionTombstone", testFailVersion},
@@ -147,6 +149,7 @@ func testRanking(t *testing.T, s store.Store) {
 func testMetadata(t *testing.T, s store.Store) {
 	c := C("tenant-x", "docs/a.md", 1712345678901, 0, 1, 0.5, 0.5)
 	c.Text, c.Title, c.Source, c.Heading, c.Model = "Zebrafish need warm water — 28 °C.", "Fish care", "/srv/docs/a.md", "Water", "bge-small"
+	c.Metadata = map[string]string{"team": "aquarium", "page": "3"}
 	upsert(t, s, c)
 	hits := search(t, s, "tenant-x", 1, 1, 1)
 	if len(hits) != 1 {
@@ -156,6 +159,43 @@ func testMetadata(t *testing.T, s store.Store) {
 	h.Vector = c.Vector // a hit need not carry its vector
 	if fmt.Sprint(h) != fmt.Sprint(c) {
 		t.Fatalf("round trip changed the chunk:\n got %+v\nwant %+v", h, c)
+	}
+}
+
+// SearchWhere returns only chunks whose metadata holds every key of the
+// filter with its value, however close the others are.
+func testMetadataFilter(t *testing.T, s store.Store) {
+	var cs []store.Chunk
+	for d := range 6 {
+		c := C("t", fmt.Sprintf("doc%d", d), 1, 0, 1, 1, float32(d)/10)
+		c.Metadata = map[string]string{"team": []string{"search", "ingest"}[d%2], "lang": "en"}
+		if d == 4 {
+			c.Metadata["lang"] = "de"
+		}
+		cs = append(cs, c)
+	}
+	upsert(t, s, cs...)
+	for _, tc := range []struct {
+		where map[string]string
+		want  []string
+	}{
+		{map[string]string{"team": "search"}, []string{"doc0", "doc2", "doc4"}},
+		{map[string]string{"team": "search", "lang": "en"}, []string{"doc0", "doc2"}},
+		{map[string]string{"team": "nobody"}, nil},
+		{nil, []string{"doc0", "doc1", "doc2", "doc3", "doc4", "doc5"}},
+	} {
+		hits, err := s.SearchWhere(ctx(t), "t", []float32{1, 0}, 10, tc.where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.DocID)
+		}
+		sort.Strings(got)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("filter %v: got %v, want %v", tc.where, got, tc.want)
+		}
 	}
 }
 

@@ -60,7 +60,11 @@ type ChunkEmbedded struct {
 	// server reports it, e.g. "nomic-embed-text-v1.5".
 	Model string `protobuf:"bytes,12,opt,name=model,proto3" json:"model,omitempty"`
 	// When the embed stage produced the vector.
-	EmbeddedAt    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=embedded_at,json=embeddedAt,proto3" json:"embedded_at,omitempty"`
+	EmbeddedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=embedded_at,json=embeddedAt,proto3" json:"embedded_at,omitempty"`
+	// Document and chunk metadata, copied from ChunkParsed.metadata (front
+	// matter, document properties, page numbers); the store keeps it and
+	// search filters on it.
+	Metadata      map[string]string `protobuf:"bytes,14,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,12 +190,19 @@ func (x *ChunkEmbedded) GetEmbeddedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ChunkEmbedded) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
 var File_ragpipe_v1_chunk_embedded_proto protoreflect.FileDescriptor
 
 const file_ragpipe_v1_chunk_embedded_proto_rawDesc = "" +
 	"\n" +
 	"\x1fragpipe/v1/chunk_embedded.proto\x12\n" +
-	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x03\n" +
+	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x04\n" +
 	"\rChunkEmbedded\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x1f\n" +
@@ -210,7 +221,11 @@ const file_ragpipe_v1_chunk_embedded_proto_rawDesc = "" +
 	"\x06vector\x18\v \x03(\x02R\x06vector\x12\x14\n" +
 	"\x05model\x18\f \x01(\tR\x05model\x12;\n" +
 	"\vembedded_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"embeddedAtB7Z5github.com/ragpipe/ragpipe/proto/ragpipe/v1;ragpipev1b\x06proto3"
+	"embeddedAt\x12C\n" +
+	"\bmetadata\x18\x0e \x03(\v2'.ragpipe.v1.ChunkEmbedded.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B7Z5github.com/ragpipe/ragpipe/proto/ragpipe/v1;ragpipev1b\x06proto3"
 
 var (
 	file_ragpipe_v1_chunk_embedded_proto_rawDescOnce sync.Once
@@ -224,18 +239,20 @@ func file_ragpipe_v1_chunk_embedded_proto_rawDescGZIP() []byte {
 	return file_ragpipe_v1_chunk_embedded_proto_rawDescData
 }
 
-var file_ragpipe_v1_chunk_embedded_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_ragpipe_v1_chunk_embedded_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_ragpipe_v1_chunk_embedded_proto_goTypes = []any{
 	(*ChunkEmbedded)(nil),         // 0: ragpipe.v1.ChunkEmbedded
-	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
+	nil,                           // 1: ragpipe.v1.ChunkEmbedded.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
 }
 var file_ragpipe_v1_chunk_embedded_proto_depIdxs = []int32{
-	1, // 0: ragpipe.v1.ChunkEmbedded.embedded_at:type_name -> google.protobuf.Timestamp
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: ragpipe.v1.ChunkEmbedded.embedded_at:type_name -> google.protobuf.Timestamp
+	1, // 1: ragpipe.v1.ChunkEmbedded.metadata:type_name -> ragpipe.v1.ChunkEmbedded.MetadataEntry
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_ragpipe_v1_chunk_embedded_proto_init() }
@@ -249,7 +266,7 @@ func file_ragpipe_v1_chunk_embedded_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ragpipe_v1_chunk_embedded_proto_rawDesc), len(file_ragpipe_v1_chunk_embedded_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

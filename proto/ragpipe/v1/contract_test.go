@@ -45,7 +45,8 @@ func TestFieldContract(t *testing.T) {
 10 heading string
 11 vector repeated float
 12 model string
-13 embedded_at google.protobuf.Timestamp`,
+13 embedded_at google.protobuf.Timestamp
+14 metadata map<string,string>`,
 		"ragpipe.v1.DocumentFailed": `
 1 tenant_id string
 2 doc_id string
