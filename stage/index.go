@@ -17,7 +17,9 @@ import (
 // Index writes ChunkEmbedded records into a vector store and announces
 // each complete document version on vectors.indexed. It also consumes
 // documents.failed: a failed version's chunks are removed from the store
-// and later ones ignored, so a failed version is never half searchable.
+// and later ones of the same delivery ignored, so a failed version is
+// never half searchable. Chunks of another delivery of that version (a
+// replay, a fresh ingest) clear the tombstone and are indexed.
 type Index struct {
 	Store store.Store
 }
@@ -28,7 +30,10 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	chunks := make([]store.Chunk, 0, len(batch))
 	msgs := make([]*ragpipev1.ChunkEmbedded, 0, len(batch))
 	pos := make([]int, 0, len(batch))
-	var failed []*ragpipev1.DocumentFailed
+	var (
+		failed     []*ragpipev1.DocumentFailed
+		deliveries []string
+	)
 	for i, r := range batch {
 		if r.Topic == event.TopicFailed {
 			f, err := event.DecodeDocumentFailed(r)
@@ -36,6 +41,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 				res[i].Err = err
 			} else {
 				failed = append(failed, f)
+				deliveries = append(deliveries, event.Delivery(r))
 			}
 			continue
 		}
@@ -55,11 +61,11 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			TenantID: m.GetTenantId(), DocID: m.GetDocId(), DocVersion: m.GetDocVersion(),
 			ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
 			Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
-			Vector: m.GetVector(),
+			Vector: m.GetVector(), Delivery: event.Delivery(r),
 		})
 	}
-	for _, f := range failed {
-		if err := s.Store.FailVersion(ctx, f.GetTenantId(), f.GetDocId(), f.GetDocVersion()); err != nil {
+	for j, f := range failed {
+		if err := s.Store.FailVersion(ctx, f.GetTenantId(), f.GetDocId(), f.GetDocVersion(), deliveries[j]); err != nil {
 			return nil, fault.Server(fmt.Errorf("store: removing failed version: %w", err), 0)
 		}
 	}

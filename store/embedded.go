@@ -48,8 +48,9 @@ type Embedded struct {
 	// docs holds each document's versions, each a map of its chunks.
 	docs map[docKey]map[int64]map[int32]*stored
 	live int // chunks stored
-	// failed holds the document versions that failed (tombstones).
-	failed  map[verKey]struct{}
+	// failed holds the document versions that failed (tombstones), each
+	// with the delivery that failed.
+	failed  map[verKey]string
 	f       *os.File
 	lock    *os.File
 	entries int // lines in the log
@@ -57,7 +58,7 @@ type Embedded struct {
 
 // OpenEmbedded opens (creating if needed) the store in dir.
 func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
-	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[docKey]map[int64]map[int32]*stored{}, failed: map[verKey]struct{}{}}
+	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[docKey]map[int64]map[int32]*stored{}, failed: map[verKey]string{}}
 	path := filepath.Join(dir, logName)
 	if readOnly {
 		f, err := os.Open(path)
@@ -136,14 +137,18 @@ func (s *Embedded) load(r io.Reader) error {
 			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
 		case "fail":
 			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
-			s.failed[verKey{docKey{o.TenantID, o.DocID}, o.DocVersion}] = struct{}{}
+			s.failed[verKey{docKey{o.TenantID, o.DocID}, o.DocVersion}] = o.Delivery
 		}
 	}
 }
 
 func (s *Embedded) apply(c Chunk) {
-	if _, failed := s.failed[verKey{docKey{c.TenantID, c.DocID}, c.DocVersion}]; failed {
-		return
+	vk := verKey{docKey{c.TenantID, c.DocID}, c.DocVersion}
+	if delivery, failed := s.failed[vk]; failed {
+		if c.Delivery == "" || c.Delivery == delivery {
+			return // a late chunk of the failed delivery
+		}
+		delete(s.failed, vk) // another delivery (a replay, a fresh ingest)
 	}
 	var n float64
 	for _, v := range c.Vector {
@@ -258,18 +263,18 @@ func (s *Embedded) DeleteVersion(_ context.Context, tenantID, docID string, vers
 }
 
 // FailVersion implements Store.
-func (s *Embedded) FailVersion(_ context.Context, tenantID, docID string, version int64) error {
+func (s *Embedded) FailVersion(_ context.Context, tenantID, docID string, version int64, delivery string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	vk := verKey{docKey{tenantID, docID}, version}
-	if _, done := s.failed[vk]; done {
+	if d, done := s.failed[vk]; done && d == delivery {
 		return nil
 	}
-	if err := s.write([]op{{Op: "fail", Chunk: Chunk{TenantID: tenantID, DocID: docID, DocVersion: version}}}); err != nil {
+	if err := s.write([]op{{Op: "fail", Chunk: Chunk{TenantID: tenantID, DocID: docID, DocVersion: version, Delivery: delivery}}}); err != nil {
 		return err
 	}
 	s.deleteVersion(tenantID, docID, version)
-	s.failed[vk] = struct{}{}
+	s.failed[vk] = delivery
 	return nil
 }
 
@@ -338,8 +343,8 @@ func (s *Embedded) Search(ctx context.Context, tenantID string, query []float32,
 func (s *Embedded) compact() error {
 	tmp := filepath.Join(s.dir, logName+".tmp")
 	var buf bytes.Buffer
-	for vk := range s.failed {
-		if err := encodeOp(&buf, op{Op: "fail", Chunk: Chunk{TenantID: vk.tenant, DocID: vk.doc, DocVersion: vk.version}}); err != nil {
+	for vk, delivery := range s.failed {
+		if err := encodeOp(&buf, op{Op: "fail", Chunk: Chunk{TenantID: vk.tenant, DocID: vk.doc, DocVersion: vk.version, Delivery: delivery}}); err != nil {
 			return err
 		}
 	}

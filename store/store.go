@@ -8,17 +8,20 @@ import (
 
 // Chunk is one indexed chunk with its vector.
 type Chunk struct {
-	TenantID   string    `json:"tenant_id"`
-	DocID      string    `json:"doc_id"`
-	DocVersion int64     `json:"doc_version"`
-	ChunkIndex int32     `json:"chunk_index"`
-	ChunkCount int32     `json:"chunk_count"`
-	Text       string    `json:"text"`
-	Title      string    `json:"title,omitempty"`
-	Source     string    `json:"source,omitempty"`
-	Heading    string    `json:"heading,omitempty"`
-	Model      string    `json:"model,omitempty"`
-	Vector     []float32 `json:"-"`
+	TenantID   string `json:"tenant_id"`
+	DocID      string `json:"doc_id"`
+	DocVersion int64  `json:"doc_version"`
+	ChunkIndex int32  `json:"chunk_index"`
+	ChunkCount int32  `json:"chunk_count"`
+	Text       string `json:"text"`
+	Title      string `json:"title,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Heading    string `json:"heading,omitempty"`
+	Model      string `json:"model,omitempty"`
+	// Delivery names the delivery the chunk came in (event.Delivery: a
+	// replay id or an ingest run id; "" when unknown).
+	Delivery string    `json:"delivery,omitempty"`
+	Vector   []float32 `json:"-"`
 }
 
 // Hit is a search result.
@@ -30,14 +33,17 @@ type Hit struct {
 // Store is a vector store.
 type Store interface {
 	// Upsert stores chunks durably, replacing any with the same key.
-	// Chunks of a failed version (FailVersion) are ignored.
+	// Chunks of a failed version (FailVersion) are ignored when they come
+	// from the failed delivery (or name none); a chunk of another delivery
+	// (a replay, a fresh ingest) clears the tombstone and is stored.
 	Upsert(ctx context.Context, chunks []Chunk) error
 	// DeleteVersion removes every chunk of one document version.
 	DeleteVersion(ctx context.Context, tenantID, docID string, version int64) error
 	// FailVersion removes every chunk of a document version that failed
-	// and remembers it, so that chunks of it arriving later are ignored: a
-	// failed version is never half searchable.
-	FailVersion(ctx context.Context, tenantID, docID string, version int64) error
+	// in delivery and remembers it (a tombstone), so that chunks of that
+	// delivery arriving later are ignored: a failed version is never half
+	// searchable.
+	FailVersion(ctx context.Context, tenantID, docID string, version int64, delivery string) error
 	// CountVersion returns how many chunks of a document version are stored.
 	CountVersion(ctx context.Context, tenantID, docID string, version int64) (int, error)
 	// Search returns the k chunks of the tenant's newest document versions

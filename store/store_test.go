@@ -101,7 +101,7 @@ func TestFailVersionTombstone(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := OpenEmbedded(dir, false)
 	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 1, 0, 1, 0), chunk("t", "a", 2, 0, 1, 0)})
-	if err := s.FailVersion(ctx, "t", "a", 2); err != nil {
+	if err := s.FailVersion(ctx, "t", "a", 2, ""); err != nil {
 		t.Fatal(err)
 	}
 	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 2, 1, 1, 0)}) // a late chunk of the failed version
@@ -115,5 +115,35 @@ func TestFailVersionTombstone(t *testing.T) {
 	hits, _ := s.Search(ctx, "t", []float32{1, 0}, 5)
 	if len(hits) != 1 || hits[0].DocVersion != 1 {
 		t.Fatalf("want only version 1 after failing version 2: %+v", hits)
+	}
+}
+
+// A chunk of another delivery (a replay, a fresh ingest) of a failed
+// version clears the tombstone, also as the log is replayed on open; late
+// chunks of the failed delivery stay ignored.
+func TestFailVersionOtherDeliveryRevives(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, _ := OpenEmbedded(dir, false)
+	if err := s.FailVersion(ctx, "t", "a", 1, "run-1"); err != nil {
+		t.Fatal(err)
+	}
+	late := chunk("t", "a", 1, 0, 2, 0)
+	late.Delivery = "run-1"
+	_ = s.Upsert(ctx, []Chunk{late})
+	if n, _ := s.CountVersion(ctx, "t", "a", 1); n != 0 {
+		t.Fatalf("a late chunk of the failed delivery was stored (%d)", n)
+	}
+	replayed := chunk("t", "a", 1, 1, 2, 0)
+	replayed.Delivery = "replay-1"
+	_ = s.Upsert(ctx, []Chunk{replayed, late})
+	if n, _ := s.CountVersion(ctx, "t", "a", 1); n != 2 {
+		t.Fatalf("want both chunks after the replay cleared the tombstone, got %d", n)
+	}
+	s.Close()
+	s, _ = OpenEmbedded(dir, false)
+	defer s.Close()
+	if n, _ := s.CountVersion(ctx, "t", "a", 1); n != 2 {
+		t.Fatalf("after reopen: %d chunks", n)
 	}
 }
