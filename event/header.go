@@ -159,7 +159,8 @@ func truncate(s string, limit int) string {
 // republishes from the dead-letter topic. The count is a decimal integer:
 // how many times the record has been replayed, 1 for the first replay. The
 // id is one random id per replay run. The original topic, partition and
-// offset name the dead letter the record was replayed from.
+// offset say where the record was when it failed (the dead letter's
+// ragpipe.dlq.topic, partition and offset headers, which a replay drops).
 const (
 	HeaderReplayCount             = "ragpipe.replay.count"
 	HeaderReplayID                = "ragpipe.replay.id"
