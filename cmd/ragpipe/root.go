@@ -58,6 +58,7 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		newEmbedCmd(g),
 		newIndexCmd(g),
 		newSearchCmd(g),
+		newDLQCmd(g),
 		newGpusimCmd(),
 	)
 	return root
