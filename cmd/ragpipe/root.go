@@ -59,6 +59,8 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		newIndexCmd(g),
 		newSearchCmd(g),
 		newDLQCmd(g),
+		newReplayCmd(g),
+		newStatusCmd(g),
 		newGpusimCmd(),
 	)
 	return root
