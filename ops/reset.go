@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // ErrGroupActive is wrapped by PlanReset's error when the group has members.
@@ -39,6 +40,9 @@ func PlanReset(ctx context.Context, adm *kadm.Client, group, topic string, to Re
 		return nil, fmt.Errorf("describing group %s: %w", group, err)
 	}
 	if d, ok := dg[group]; ok {
+		if errors.Is(d.Err, kerr.GroupIDNotFound) {
+			d.Err = nil // a new group (the embedded broker says so; Kafka says Dead)
+		}
 		if d.Err != nil {
 			return nil, fmt.Errorf("describing group %s: %w", group, d.Err)
 		}
@@ -75,6 +79,9 @@ func PlanReset(ctx context.Context, adm *kadm.Client, group, topic string, to Re
 		}
 	}
 	committed, err := adm.FetchOffsetsForTopics(ctx, group, topic)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		committed, err = nil, nil // no commits yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetching offsets of group %s: %w", group, err)
 	}
