@@ -153,18 +153,23 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(docs, "bad.md"), []byte("# Fish\n\nZebrafish aquarium larvae XPOISONX swim.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Another failing document, in a folder of its own, to be re-ingested.
+	docs2 := t.TempDir()
+	if err := os.WriteFile(filepath.Join(docs2, "again.md"), []byte("# Knots\n\nBowline knots XPOISONX hold fast.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	gpu := start(t, "gpusim", "gpusim", "--addr", addr, "--poison", "XPOISONX")
 	waitFor(t, 10*time.Second, "gpusim", func() bool { return strings.Contains(gpu.stdout.String(), "listening") })
 	url := "http://" + addr + "/v1"
 	start(t, "embed", "embed", "--brokers", brokers, "--group", "it-dlq", "--embedder", url, "--model", "gpusim")
 	start(t, "index", "index", "--brokers", brokers, "--group", "it-dlq-index", "--data", data)
-	mustRun(t, time.Minute, "ingest", "--brokers", brokers, docs)
-	readTopic(t, brokers, event.TopicDLQ, time.Minute, atLeast(1))
+	mustRun(t, time.Minute, "ingest", "--brokers", brokers, docs, docs2)
+	readTopic(t, brokers, event.TopicDLQ, time.Minute, atLeast(2))
 	readTopic(t, brokers, event.TopicIndexed, time.Minute, atLeast(1)) // good.md
 
 	s, code, out := status(t, brokers)
-	if code != 3 || s.DLQ.ByStage["embed"] != 1 || len(s.Failed) == 0 || s.Failed[0].Doc != "bad.md" {
+	if code != 3 || s.DLQ.ByStage["embed"] != 2 || len(s.Failed) != 2 {
 		t.Fatalf("status: exit %d\n%s", code, out)
 	}
 	list := mustRun(t, time.Minute, "dlq", "list", "--brokers", brokers, "--stage", "embed", "--doc", "bad.md", "--since", "1h")
@@ -181,8 +186,8 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 			t.Fatalf("dlq show lacks %q:\n%s", want, show)
 		}
 	}
-	dry := mustRun(t, time.Minute, "dlq", "replay", "--brokers", brokers, "--dry-run")
-	if !strings.Contains(dry, "would replay 1") {
+	dry := mustRun(t, time.Minute, "dlq", "replay", "--brokers", brokers, "--dry-run", "--doc", "bad.md")
+	if !strings.Contains(dry, "would replay 1") || !strings.Contains(dry, "skipped by filter 1") {
 		t.Fatalf("dry run:\n%s", dry)
 	}
 
@@ -190,7 +195,7 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	gpu.stop(10 * time.Second)
 	gpu2 := start(t, "gpusim-fixed", "gpusim", "--addr", addr)
 	waitFor(t, 10*time.Second, "gpusim", func() bool { return strings.Contains(gpu2.stdout.String(), "listening") })
-	rep := mustRun(t, time.Minute, "dlq", "replay", "--brokers", brokers, "--rate", "10")
+	rep := mustRun(t, time.Minute, "dlq", "replay", "--brokers", brokers, "--rate", "10", "--doc", "bad.md")
 	if !strings.Contains(rep, "replayed 1, refused 0") {
 		t.Fatalf("replay:\n%s", rep)
 	}
@@ -216,6 +221,21 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	if !strings.Contains(found, "bad.md") {
 		t.Fatalf("the replayed document is not searchable:\n%s", found)
 	}
+	// A fresh ingest of the other failed file, unchanged (same version), is
+	// processed too.
+	mustRun(t, time.Minute, "ingest", "--brokers", brokers, docs2)
+	readTopic(t, brokers, event.TopicIndexed, time.Minute, func(rs []*kgo.Record) bool {
+		for _, r := range rs {
+			if m, err := event.DecodeDocumentIndexed(r); err == nil && m.GetDocId() == "again.md" {
+				return true
+			}
+		}
+		return false
+	})
+	found = mustRun(t, time.Minute, "search", "--data", data, "--k", "1", "bowline knots")
+	if !strings.Contains(found, "again.md") {
+		t.Fatalf("the re-ingested document is not searchable:\n%s", found)
+	}
 
 	// The loop guard: a dead letter already replayed 3 times is refused.
 	loop := event.DeadLetter(withHeader(t, "loop.md", event.HeaderReplayCount, "3"), event.TopicDLQ,
@@ -227,7 +247,7 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	if exitCode(t, err) != 3 || !strings.Contains(out, "replayed 0, refused 1") || !strings.Contains(errs, "replayed 3 times already") {
 		t.Fatalf("loop guard: %v\n%s\n%s", err, out, errs)
 	}
-	if !strings.Contains(out, "skipped by filter 1") {
+	if !strings.Contains(out, "skipped by filter 2") {
 		t.Fatalf("the bad.md dead letter should be skipped by --doc:\n%s", out)
 	}
 }
