@@ -26,6 +26,10 @@
 //     ragpipe.dlq.topic header is refused too. The replay id makes the
 //     replayed records a delivery of their own (event.Delivery), which the
 //     embed stage's failure memory and the store's tombstones let through.
+//   - With Siblings (the CLI's default), a dead letter's version is
+//     replayed whole: its other chunks (same key, version and delivery) are
+//     read back from the original topic and replayed with the same replay
+//     id and count, in chunk order, each chunk at most once per run.
 //   - Purge deletes records of documents.dlq before the given offsets
 //     (DeleteRecords); it never deletes past a partition's end offset.
 //

@@ -23,8 +23,9 @@ func Read(ctx context.Context, opts []kgo.Opt, topic string, fn func(*kgo.Record
 	return ReadFrom(ctx, opts, topic, nil, fn)
 }
 
-// ReadFrom is Read starting at the given offset of each partition (a
-// partition not in from starts at its log start).
+// ReadFrom is Read of only the partitions in from, each starting at the
+// given offset (or its log start, when later); a nil from reads every
+// partition from its start.
 func ReadFrom(ctx context.Context, opts []kgo.Opt, topic string, from map[int32]int64, fn func(*kgo.Record) error) error {
 	admCl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -53,7 +54,11 @@ func ReadFrom(ctx context.Context, opts []kgo.Opt, topic string, from map[int32]
 		if s, ok := starts.Lookup(topic, o.Partition); ok {
 			start = s.Offset
 		}
-		if f, ok := from[o.Partition]; ok && f > start {
+		f, ok := from[o.Partition]
+		if from != nil && !ok {
+			return
+		}
+		if f > start {
 			start = f
 		}
 		if start < o.Offset {

@@ -66,6 +66,10 @@ type ReplayOptions struct {
 	Rate float64
 	// OnRefused, when set, is called for each refused dead letter.
 	OnRefused func(dl *kgo.Record, err error)
+	// Siblings, when set, returns the other chunks of a dead letter's
+	// document version (see Siblings), which are replayed with it, in
+	// chunk order, so that the version is processed whole.
+	Siblings func(ctx context.Context, dl *kgo.Record) ([]*kgo.Record, error)
 }
 
 // ReplayReport says what Replay did.
@@ -73,7 +77,10 @@ type ReplayReport struct {
 	ID       string `json:"replay_id"`
 	Replayed int    `json:"replayed"`
 	Refused  int    `json:"refused"`
-	DryRun   bool   `json:"dry_run"`
+	// Siblings counts the other chunks of the replayed versions that were
+	// replayed with them (not dead letters themselves).
+	Siblings int  `json:"siblings"`
+	DryRun   bool `json:"dry_run"`
 }
 
 // Replay republishes the dead letters with cl (a producing client), in
@@ -91,6 +98,12 @@ func Replay(ctx context.Context, cl *kgo.Client, dls []*kgo.Record, o ReplayOpti
 		every = time.Duration(float64(time.Second) / o.Rate)
 	}
 	next := time.Now()
+	type chunkKey struct {
+		key     string
+		version int64
+		index   int32
+	}
+	sent := map[chunkKey]bool{}
 	for _, dl := range dls {
 		rec, err := ReplayRecord(dl, o.ID, o.MaxReplays)
 		if err != nil {
@@ -100,23 +113,53 @@ func Replay(ctx context.Context, cl *kgo.Client, dls []*kgo.Record, o ReplayOpti
 			}
 			continue
 		}
-		rep.Replayed++
-		if o.DryRun {
-			continue
-		}
-		if every > 0 {
-			if d := time.Until(next); d > 0 {
-				select {
-				case <-ctx.Done():
-					return rep, ctx.Err()
-				case <-time.After(d):
-				}
+		e := Parse(dl)
+		batch := []*kgo.Record{rec}
+		if o.Siblings != nil {
+			sibs, err := o.Siblings(ctx, dl)
+			if err != nil {
+				return rep, err
 			}
-			next = time.Now().Add(every)
+			batch = batch[:0]
+			inserted := false
+			for _, s := range sibs {
+				if _, idx, _, _, _ := chunkOf(s); !inserted && idx > e.Chunk {
+					batch, inserted = append(batch, rec), true
+				}
+				batch = append(batch, SiblingRecord(s, dl, o.ID))
+			}
+			if !inserted {
+				batch = append(batch, rec)
+			}
 		}
-		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-			rep.Replayed--
-			return rep, fmt.Errorf("dlq: replaying %d:%d to %s: %w", dl.Partition, dl.Offset, rec.Topic, err)
+		rep.Replayed++ // counted before producing: a failure below ends the run
+		for _, r := range batch {
+			if _, idx, _, _, ok := chunkOf(r); ok && e.Chunk >= 0 {
+				k := chunkKey{string(r.Key), e.Version, idx}
+				if sent[k] {
+					continue // a chunk of a version replayed already in this run
+				}
+				sent[k] = true
+			}
+			if r != rec {
+				rep.Siblings++
+			}
+			if o.DryRun {
+				continue
+			}
+			if every > 0 {
+				if d := time.Until(next); d > 0 {
+					select {
+					case <-ctx.Done():
+						return rep, ctx.Err()
+					case <-time.After(d):
+					}
+				}
+				next = time.Now().Add(every)
+			}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				return rep, fmt.Errorf("dlq: replaying %d:%d to %s: %w", dl.Partition, dl.Offset, r.Topic, err)
+			}
 		}
 	}
 	return rep, nil

@@ -150,7 +150,12 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(docs, "good.md"), []byte("# Bread\n\nSourdough starter bread rises overnight.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(docs, "bad.md"), []byte("# Fish\n\nZebrafish aquarium larvae XPOISONX swim.\n"), 0o644); err != nil {
+	// Four chunks; the third is poisoned.
+	bad := "# Fish\n\nZebrafish aquarium larvae swim in warm clean water all day long.\n\n" +
+		"The larvae grow quickly when they are fed small live food twice daily.\n\n" +
+		"Poisoned paragraph XPOISONX that the simulated server refuses to embed at all.\n\n" +
+		"Adult zebrafish breed in the morning when the aquarium lights switch on.\n"
+	if err := os.WriteFile(filepath.Join(docs, "bad.md"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Another failing document, in a folder of its own, to be re-ingested.
@@ -164,7 +169,10 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	url := "http://" + addr + "/v1"
 	start(t, "embed", "embed", "--brokers", brokers, "--group", "it-dlq", "--embedder", url, "--model", "gpusim")
 	start(t, "index", "index", "--brokers", brokers, "--group", "it-dlq-index", "--data", data)
-	mustRun(t, time.Minute, "ingest", "--brokers", brokers, docs, docs2)
+	ingested := mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--max-tokens", "24", "--overlap", "0", docs, docs2)
+	if _, chunks := parseIngested(t, ingested); chunks < 6 {
+		t.Fatalf("want bad.md in several chunks: %s", ingested)
+	}
 	readTopic(t, brokers, event.TopicDLQ, time.Minute, atLeast(2))
 	readTopic(t, brokers, event.TopicIndexed, time.Minute, atLeast(1)) // good.md
 
@@ -196,12 +204,13 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	gpu2 := start(t, "gpusim-fixed", "gpusim", "--addr", addr)
 	waitFor(t, 10*time.Second, "gpusim", func() bool { return strings.Contains(gpu2.stdout.String(), "listening") })
 	rep := mustRun(t, time.Minute, "dlq", "replay", "--brokers", brokers, "--rate", "10", "--doc", "bad.md")
-	if !strings.Contains(rep, "replayed 1, refused 0") {
-		t.Fatalf("replay:\n%s", rep)
+	if !strings.Contains(rep, "replayed 1, refused 0") || !strings.Contains(rep, "with them 3 other chunk(s)") {
+		t.Fatalf("replay (the dead letter and its version's 3 other chunks):\n%s", rep)
 	}
+	// DocumentIndexed means every chunk of the version is in the store.
 	readTopic(t, brokers, event.TopicIndexed, time.Minute, func(rs []*kgo.Record) bool {
 		for _, r := range rs {
-			if m, err := event.DecodeDocumentIndexed(r); err == nil && m.GetDocId() == "bad.md" {
+			if m, err := event.DecodeDocumentIndexed(r); err == nil && m.GetDocId() == "bad.md" && m.GetChunkCount() == 4 {
 				return true
 			}
 		}

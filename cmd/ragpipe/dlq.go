@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -233,9 +234,10 @@ func showDeadLetter(w io.Writer, r *kgo.Record) {
 
 func newDLQReplayCmd(g *globals, f *dlqFlags) *cobra.Command {
 	var (
-		maxReplays int
-		dryRun     bool
-		rate       float64
+		maxReplays   int
+		dryRun       bool
+		rate         float64
+		wholeVersion bool
 	)
 	cmd := &cobra.Command{
 		Use:   "replay [PARTITION:OFFSET...]",
@@ -246,6 +248,10 @@ headers, without the ragpipe.dlq.* and __connect.errors.* headers, plus
 ragpipe.replay.count, ragpipe.replay.id (one id per run) and
 ragpipe.replay.original.topic/partition/offset. The replay is a new delivery: the embed
 stage and the store process it even though the version failed before.
+
+A dead-lettered chunk made the stage skip its version's later chunks and the index
+stage remove its earlier ones, so by default (--whole-version) the version's other
+chunks are read back from the original topic and replayed with it, in chunk order.
 
 A dead letter already replayed --max-replays times is refused (loop guard). Fix the
 cause first (a server, a model, a poisoned input) or the records come back.
@@ -268,12 +274,22 @@ Exit status 3 when some dead letters were refused.`,
 			}
 			defer cl.Close()
 			stderr := cmd.ErrOrStderr()
-			rep, err := dlq.Replay(cmd.Context(), cl, recs, dlq.ReplayOptions{
+			ro := dlq.ReplayOptions{
 				MaxReplays: maxReplays, DryRun: dryRun, Rate: rate,
 				OnRefused: func(dl *kgo.Record, err error) {
 					fmt.Fprintf(stderr, "ragpipe dlq replay: %d:%d: %v\n", dl.Partition, dl.Offset, err)
 				},
-			})
+			}
+			if wholeVersion {
+				opts, err := g.kafka().Opts()
+				if err != nil {
+					return err
+				}
+				ro.Siblings = func(ctx context.Context, dl *kgo.Record) ([]*kgo.Record, error) {
+					return dlq.Siblings(ctx, opts, dl)
+				}
+			}
+			rep, err := dlq.Replay(cmd.Context(), cl, recs, ro)
 			w := cmd.OutOrStdout()
 			if f.json {
 				if jerr := writeJSON(w, struct {
@@ -287,8 +303,8 @@ Exit status 3 when some dead letters were refused.`,
 				if dryRun {
 					verb = "would replay"
 				}
-				fmt.Fprintf(w, "replay %s: %s %d, refused %d (--max-replays %d), skipped by filter %d\n",
-					rep.ID, verb, rep.Replayed, rep.Refused, maxReplays, skipped)
+				fmt.Fprintf(w, "replay %s: %s %d, refused %d (--max-replays %d), skipped by filter %d; with them %d other chunk(s) of their versions\n",
+					rep.ID, verb, rep.Replayed, rep.Refused, maxReplays, skipped, rep.Siblings)
 			}
 			if err != nil {
 				return err
@@ -303,6 +319,7 @@ Exit status 3 when some dead letters were refused.`,
 	fl.IntVar(&maxReplays, "max-replays", dlq.DefaultMaxReplays, "refuse dead letters already replayed this many times (loop guard)")
 	fl.BoolVar(&dryRun, "dry-run", false, "report what would be replayed, produce nothing")
 	fl.Float64Var(&rate, "rate", 0, "most records replayed per second (0: no limit)")
+	fl.BoolVar(&wholeVersion, "whole-version", true, "also replay the other chunks of each dead letter's document version (from its original topic), so the version is processed whole")
 	return cmd
 }
 
