@@ -3,6 +3,7 @@ package dlq
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -52,6 +53,7 @@ func PlanPurge(ctx context.Context, adm *kadm.Client, topic string, partition in
 			plan = append(plan, p)
 		}
 	})
+	sort.Slice(plan, func(i, j int) bool { return plan[i].Partition < plan[j].Partition })
 	return plan, nil
 }
 

@@ -259,6 +259,17 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	if !strings.Contains(out, "skipped by filter 2") {
 		t.Fatalf("the bad.md dead letter should be skipped by --doc:\n%s", out)
 	}
+
+	// Purge needs --yes without a terminal, then empties the queue.
+	if _, _, err := run(t, time.Minute, "dlq", "purge", "--brokers", brokers, "--all"); exitCode(t, err) != 2 {
+		t.Fatalf("purge without --yes: %v", err)
+	}
+	if out := mustRun(t, time.Minute, "dlq", "purge", "--brokers", brokers, "--all", "--yes"); !strings.Contains(out, "deleted 3 dead letter(s)") {
+		t.Fatalf("purge:\n%s", out)
+	}
+	if out := mustRun(t, time.Minute, "dlq", "list", "--brokers", brokers); !strings.Contains(out, "0 dead letter(s)") {
+		t.Fatalf("after purge:\n%s", out)
+	}
 }
 
 func withHeader(t *testing.T, doc, key, value string) *kgo.Record {
