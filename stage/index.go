@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -22,6 +23,15 @@ import (
 // replay, a fresh ingest) clear the tombstone and are indexed.
 type Index struct {
 	Store store.Store
+	// Logger receives a line for each chunk the store ignores as part of
+	// a failed version (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// ignorer is a store that tells which chunks Upsert would ignore
+// (store.Embedded).
+type ignorer interface {
+	Ignores(c store.Chunk) bool
 }
 
 // Handle is the engine handler: one durable upsert per batch.
@@ -72,6 +82,16 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	if len(chunks) == 0 {
 		return res, nil
 	}
+	if ig, ok := s.Store.(ignorer); ok {
+		for j, c := range chunks {
+			if ig.Ignores(c) {
+				r := batch[pos[j]]
+				s.logger().Info("skipping a chunk of a failed version",
+					"tenant", c.TenantID, "doc", c.DocID, "version", c.DocVersion, "chunk", c.ChunkIndex,
+					"delivery", c.Delivery, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset)
+			}
+		}
+	}
 	if err := s.Store.Upsert(ctx, chunks); err != nil {
 		return nil, fault.Server(fmt.Errorf("store upsert: %w", err), 0)
 	}
@@ -101,4 +121,11 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		res[pos[j]].Outputs = []*kgo.Record{rec}
 	}
 	return res, nil
+}
+
+func (s *Index) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }

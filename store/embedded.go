@@ -251,6 +251,15 @@ func (s *Embedded) Upsert(_ context.Context, chunks []Chunk) error {
 	return nil
 }
 
+// Ignores reports whether Upsert would ignore c: a chunk of a failed
+// version from the failed delivery (or naming none).
+func (s *Embedded) Ignores(c Chunk) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	delivery, failed := s.failed[verKey{docKey{c.TenantID, c.DocID}, c.DocVersion}]
+	return failed && (c.Delivery == "" || c.Delivery == delivery)
+}
+
 // DeleteVersion implements Store.
 func (s *Embedded) DeleteVersion(_ context.Context, tenantID, docID string, version int64) error {
 	s.mu.Lock()

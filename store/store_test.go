@@ -130,12 +130,18 @@ func TestFailVersionOtherDeliveryRevives(t *testing.T) {
 	}
 	late := chunk("t", "a", 1, 0, 2, 0)
 	late.Delivery = "run-1"
+	if !s.Ignores(late) {
+		t.Fatal("Ignores: a late chunk of the failed delivery")
+	}
 	_ = s.Upsert(ctx, []Chunk{late})
 	if n, _ := s.CountVersion(ctx, "t", "a", 1); n != 0 {
 		t.Fatalf("a late chunk of the failed delivery was stored (%d)", n)
 	}
 	replayed := chunk("t", "a", 1, 1, 2, 0)
 	replayed.Delivery = "replay-1"
+	if s.Ignores(replayed) {
+		t.Fatal("Ignores: a chunk of another delivery")
+	}
 	_ = s.Upsert(ctx, []Chunk{replayed, late})
 	if n, _ := s.CountVersion(ctx, "t", "a", 1); n != 2 {
 		t.Fatalf("want both chunks after the replay cleared the tombstone, got %d", n)
