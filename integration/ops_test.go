@@ -352,3 +352,28 @@ func TestReplayToTimeReprocesses(t *testing.T) {
 func parsedChunk(tenant, doc, text string) *ragpipev1.ChunkParsed {
 	return &ragpipev1.ChunkParsed{TenantId: tenant, DocId: doc, DocVersion: 1, ChunkIndex: 0, ChunkCount: 1, Text: text, ContentHash: "h"}
 }
+
+// A group without members whose commits cover only records older than the
+// topic's retention.ms is stale too.
+func TestStatusFlagsGroupOlderThanRetention(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	resetTopics(t, brokers)
+	mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "1", "--replication-factor", "1", "--retention-ms", "1000")
+	ctx := context.Background()
+	cl := client(t, brokers)
+	for i := range 5 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: event.TopicParsed, Key: []byte("t/d" + strconv.Itoa(i)), Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit := kadm.Offsets{}
+	commit.Add(kadm.Offset{Topic: event.TopicParsed, Partition: 0, At: 5, LeaderEpoch: -1})
+	if res, err := kadm.NewClient(cl).CommitOffsets(ctx, "it-old", commit); err != nil || res.Error() != nil {
+		t.Fatalf("commit: %v %v", err, res.Error())
+	}
+	time.Sleep(1500 * time.Millisecond)
+	s, code, out := status(t, brokers)
+	if code != 3 || len(s.Stale) != 1 || s.Stale[0].Group != "it-old" {
+		t.Fatalf("want it-old stale (older than retention), exit 3: exit %d\n%s", code, out)
+	}
+}
