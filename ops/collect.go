@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ragpipe/ragpipe/dlq"
@@ -105,7 +107,9 @@ func Collect(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, o Options) (
 	if err := stale(ctx, adm, &rep, second, o); err != nil {
 		return rep, err
 	}
-	if err := dlqDepth(ctx, opts, &rep, o.Recent); err != nil {
+	if err := dlqDepth(ctx, opts, &rep, o.Recent); errors.Is(err, kerr.UnknownTopicOrPartition) {
+		rep.Unsupported = append(rep.Unsupported, "dead letters: "+err.Error()+" (run `ragpipe topics apply`)")
+	} else if err != nil {
 		return rep, err
 	}
 	logDirs(ctx, adm, &rep)

@@ -13,6 +13,11 @@
 // one tenant: a brute-force scan, which is fine up to a few hundred
 // thousand chunks; a larger corpus belongs in a dedicated vector database.
 //
+// A failed version is removed and tombstoned with the delivery that failed
+// (a replay id or an ingest run id, see event.Delivery): later chunks of
+// that delivery are ignored, while a chunk of another delivery (a replay,
+// a fresh ingest) clears the tombstone, also when the log is replayed.
+//
 // One process writes a store at a time (an flock on the directory guards
 // it); any number may open it read-only, e.g. `ragpipe search` while
 // `ragpipe index` runs.

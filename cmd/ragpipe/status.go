@@ -168,8 +168,11 @@ func printStatus(w io.Writer, rep ops.Report) {
 		}
 		fmt.Fprintf(w, "  broker %d %s: data %s, %s\n", d.Broker, d.Dir, bytesHuman(d.DataBytes), usage)
 	}
-	for _, u := range rep.Unsupported {
-		fmt.Fprintf(w, "  (not available: %s)\n", u)
+	if len(rep.Unsupported) > 0 {
+		fmt.Fprintln(w, "NOT AVAILABLE")
+		for _, u := range rep.Unsupported {
+			fmt.Fprintf(w, "  %s\n", u)
+		}
 	}
 	if len(rep.Stale) > 0 {
 		fmt.Fprintln(w, "STALE GROUPS")
