@@ -72,5 +72,14 @@
 // original timestamp is not kept: with CreateTime retention an old
 // timestamp would make the dead letter expire early.
 //
+// Replay headers (ragpipe.replay.count, .id, .original.topic/partition/
+// offset) mark a record republished from the dead-letter queue, and
+// ragpipe.ingest.id the ingest run that wrote a chunk. Delivery names the
+// delivery a record belongs to (its replay id, else its ingest id): the
+// embed stage's failure memory and the store's tombstones are kept per
+// delivery, so a replay or a fresh ingest of a failed version is processed
+// again. Stages carry these headers onto what they derive
+// (DeliveryHeaders).
+//
 // The package holds no state; every function is safe for concurrent use.
 package event

@@ -2,7 +2,10 @@ package event
 
 import (
 	"bytes"
+	"crypto/rand"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -150,4 +153,84 @@ func truncate(s string, limit int) string {
 		n--
 	}
 	return s[:n] + truncatedSuffix
+}
+
+// Replay headers, added by `ragpipe dlq replay` to each record it
+// republishes from the dead-letter topic. The count is a decimal integer:
+// how many times the record has been replayed, 1 for the first replay. The
+// id is one random id per replay run. The original topic, partition and
+// offset say where the record was when it failed (the dead letter's
+// ragpipe.dlq.topic, partition and offset headers, which a replay drops).
+const (
+	HeaderReplayCount             = "ragpipe.replay.count"
+	HeaderReplayID                = "ragpipe.replay.id"
+	HeaderReplayOriginalTopic     = "ragpipe.replay.original.topic"
+	HeaderReplayOriginalPartition = "ragpipe.replay.original.partition"
+	HeaderReplayOriginalOffset    = "ragpipe.replay.original.offset"
+)
+
+// HeaderIngestID is added by ingest to every ChunkParsed it writes: one
+// random id per ingest run.
+const HeaderIngestID = "ragpipe.ingest.id"
+
+// Delivery returns the delivery a record belongs to: its replay id when it
+// was replayed, else its ingest run id, else "" (records written before
+// these headers existed). The failure memory of the embed stage and the
+// store's tombstones are per delivery, so that a replay or a fresh ingest
+// of a failed version is processed again while the rest of the failed
+// delivery stays skipped.
+func Delivery(r *kgo.Record) string {
+	if id, ok := Header(r, HeaderReplayID); ok && id != "" {
+		return id
+	}
+	id, _ := Header(r, HeaderIngestID)
+	return id
+}
+
+// ReplayCount returns the value of the record's ragpipe.replay.count
+// header, 0 when it has none or it is not a number.
+func ReplayCount(r *kgo.Record) int {
+	v, ok := Header(r, HeaderReplayCount)
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// DeliveryHeaders returns copies of the headers of in that name its
+// delivery (ragpipe.ingest.id and ragpipe.replay.*), for a stage to carry
+// them onto the records it derives from in.
+func DeliveryHeaders(in *kgo.Record) []kgo.RecordHeader {
+	var out []kgo.RecordHeader
+	for _, h := range in.Headers {
+		if IsDeliveryHeader(h.Key) {
+			out = append(out, kgo.RecordHeader{Key: h.Key, Value: bytes.Clone(h.Value)})
+		}
+	}
+	return out
+}
+
+// IsDeliveryHeader reports whether a header name is ragpipe.ingest.id or
+// one of the ragpipe.replay.* headers.
+func IsDeliveryHeader(name string) bool {
+	return name == HeaderIngestID || strings.HasPrefix(name, "ragpipe.replay.")
+}
+
+// IsDeadLetterHeader reports whether a header name is one of those that
+// DeadLetter appends (ragpipe.dlq.* and __connect.errors.*).
+func IsDeadLetterHeader(name string) bool {
+	return strings.HasPrefix(name, "ragpipe.dlq.") || strings.HasPrefix(name, "__connect.errors.")
+}
+
+// NewID returns a random id (a version 4 UUID) for a replay or ingest run.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -43,9 +43,10 @@ func refOf(rec *kgo.Record) docRef {
 
 // DeadLetter returns the engine's dead-letter function for a stage: the
 // original record to documents.dlq with the ragpipe.dlq.* and Kafka
-// Connect headers, and a DocumentFailed to documents.failed. The failed
-// version is added to failures (when not nil), so that the stage skips the
-// rest of its chunks.
+// Connect headers, and a DocumentFailed to documents.failed carrying the
+// record's delivery headers. The failed version is added to failures (when
+// not nil) for the record's delivery, so that the stage skips the rest of
+// its chunks in that delivery.
 func DeadLetter(failures *Failures) engine.DeadLetterFunc {
 	return func(rec *kgo.Record, f engine.Failure) []*kgo.Record {
 		msg := ""
@@ -61,9 +62,12 @@ func DeadLetter(failures *Failures) engine.DeadLetterFunc {
 			return outs // not even the key names a document
 		}
 		if ref.known && failures != nil {
-			failures.Add(ref.tenant, ref.doc, ref.version)
+			failures.Add(ref.tenant, ref.doc, ref.version, event.Delivery(rec))
 		}
 		if r := failed(ref, f.Stage, f.Class.String(), msg, f.Attempts, f.LastFailure); r != nil {
+			// The DocumentFailed names the failed delivery, so that the
+			// store's tombstone does not block a replay or a fresh ingest.
+			r.Headers = append(r.Headers, event.DeliveryHeaders(rec)...)
 			outs = append(outs, r)
 		}
 		return outs

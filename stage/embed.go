@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,6 +22,9 @@ type Embed struct {
 	// Failures, when set, makes the stage skip the chunks of versions that
 	// failed (share it with DeadLetter).
 	Failures *Failures
+	// Logger receives a line for each chunk skipped as part of a failed
+	// version (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Handle is the engine handler: one embedding request per batch.
@@ -35,8 +39,14 @@ func (s *Embed) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			res[i].Err = err
 			continue
 		}
-		if s.Failures.Has(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()) {
-			continue // an earlier chunk of this version failed: skip the rest
+		if delivery := event.Delivery(r); s.Failures.Has(m.GetTenantId(), m.GetDocId(), m.GetDocVersion(), delivery) {
+			// An earlier chunk of this version failed in the same delivery:
+			// skip the rest (a replay or a fresh ingest is another delivery).
+			s.logger().Info("skipping a chunk of a failed version",
+				"tenant", m.GetTenantId(), "doc", m.GetDocId(), "version", m.GetDocVersion(),
+				"chunk", m.GetChunkIndex(), "delivery", delivery,
+				"topic", r.Topic, "partition", r.Partition, "offset", r.Offset)
+			continue
 		}
 		msgs = append(msgs, m)
 		texts = append(texts, m.GetText())
@@ -75,9 +85,17 @@ func (s *Embed) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			res[i].Err = fault.Record(err)
 			continue
 		}
+		rec.Headers = append(rec.Headers, event.DeliveryHeaders(batch[i])...)
 		res[i].Outputs = []*kgo.Record{rec}
 	}
 	return res, nil
+}
+
+func (s *Embed) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
 
 func badVector(v []float32) string {

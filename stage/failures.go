@@ -9,6 +9,10 @@ import (
 // being embedded and indexed in vain. It holds at most its capacity,
 // forgetting the oldest first; a forgotten version only costs wasted work,
 // because the index stage removes a failed version on its DocumentFailed.
+//
+// A failure is remembered per delivery (event.Delivery: the replay id of a
+// replayed record, else the ingest run id): a replay or a fresh ingest of
+// a failed version is a new delivery and is processed again.
 type Failures struct {
 	mu    sync.Mutex
 	cap   int
@@ -19,6 +23,7 @@ type Failures struct {
 type versionKey struct {
 	tenant, doc string
 	version     int64
+	delivery    string
 }
 
 // NewFailures returns a tracker holding up to capacity versions (default
@@ -30,9 +35,9 @@ func NewFailures(capacity int) *Failures {
 	return &Failures{cap: capacity, set: map[versionKey]struct{}{}}
 }
 
-// Add records a failed version.
-func (f *Failures) Add(tenant, doc string, version int64) {
-	k := versionKey{tenant, doc, version}
+// Add records a failed version of one delivery.
+func (f *Failures) Add(tenant, doc string, version int64, delivery string) {
+	k := versionKey{tenant, doc, version, delivery}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.set[k]; ok {
@@ -46,13 +51,13 @@ func (f *Failures) Add(tenant, doc string, version int64) {
 	f.order = append(f.order, k)
 }
 
-// Has reports whether the version failed.
-func (f *Failures) Has(tenant, doc string, version int64) bool {
+// Has reports whether the version failed in the same delivery.
+func (f *Failures) Has(tenant, doc string, version int64, delivery string) bool {
 	if f == nil {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, ok := f.set[versionKey{tenant, doc, version}]
+	_, ok := f.set[versionKey{tenant, doc, version, delivery}]
 	return ok
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,11 +19,22 @@ import (
 // Index writes ChunkEmbedded records into a vector store and announces
 // each complete document version on vectors.indexed. It also consumes
 // documents.failed: a failed version's chunks are removed from the store
-// and later ones ignored, so a failed version is never half searchable;
-// and documents.deleted: the document's versions up to the deleted one
-// leave the store, and later chunks of them are ignored.
+// and later ones of the same delivery ignored, so a failed version is
+// never half searchable (chunks of another delivery of that version, a
+// replay or a fresh ingest, clear the tombstone and are indexed); and
+// documents.deleted: the document's versions up to the deleted one leave
+// the store, and later chunks of them are ignored.
 type Index struct {
 	Store store.Store
+	// Logger receives a line for each chunk the store ignores as part of
+	// a failed version (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// ignorer is a store that tells which chunks Upsert would ignore
+// (store.Embedded).
+type ignorer interface {
+	Ignores(c store.Chunk) bool
 }
 
 // Handle is the engine handler: one durable upsert per batch.
@@ -32,8 +44,9 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	msgs := make([]*ragpipev1.ChunkEmbedded, 0, len(batch))
 	pos := make([]int, 0, len(batch))
 	var (
-		failed  []*ragpipev1.DocumentFailed
-		deleted []*ragpipev1.DocumentDeleted
+		failed     []*ragpipev1.DocumentFailed
+		deliveries []string
+		deleted    []*ragpipev1.DocumentDeleted
 	)
 	for i, r := range batch {
 		if r.Topic == event.TopicDeleted {
@@ -51,6 +64,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 				res[i].Err = err
 			} else {
 				failed = append(failed, f)
+				deliveries = append(deliveries, event.Delivery(r))
 			}
 			continue
 		}
@@ -71,11 +85,11 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
 			Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
 			Metadata: m.GetMetadata(),
-			Vector: m.GetVector(),
+			Vector: m.GetVector(), Delivery: event.Delivery(r),
 		})
 	}
-	for _, f := range failed {
-		if err := s.Store.FailVersion(ctx, f.GetTenantId(), f.GetDocId(), f.GetDocVersion()); err != nil {
+	for j, f := range failed {
+		if err := s.Store.FailVersion(ctx, f.GetTenantId(), f.GetDocId(), f.GetDocVersion(), deliveries[j]); err != nil {
 			return nil, fault.Server(fmt.Errorf("store: removing failed version: %w", err), 0)
 		}
 	}
@@ -88,6 +102,16 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	}
 	if len(chunks) == 0 {
 		return res, nil
+	}
+	if ig, ok := s.Store.(ignorer); ok {
+		for j, c := range chunks {
+			if ig.Ignores(c) {
+				r := batch[pos[j]]
+				s.logger().Info("skipping a chunk of a failed version",
+					"tenant", c.TenantID, "doc", c.DocID, "version", c.DocVersion, "chunk", c.ChunkIndex,
+					"delivery", c.Delivery, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset)
+			}
+		}
 	}
 	if err := s.Store.Upsert(ctx, chunks); err != nil {
 		if errors.Is(err, store.ErrDimension) {
@@ -123,4 +147,11 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		res[pos[j]].Outputs = []*kgo.Record{rec}
 	}
 	return res, nil
+}
+
+func (s *Index) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }

@@ -40,6 +40,11 @@ type Ingest struct {
 	// Progress, when set, is called after each file.
 	Progress func(p IngestSummary)
 	Logger   *slog.Logger
+	// RunID is written to every record as the ragpipe.ingest.id header
+	// (default: a new random id per Run). It makes each run a delivery of
+	// its own, so a fresh ingest of a file whose version failed is
+	// processed again (see event.Delivery).
+	RunID string
 }
 
 // IngestSummary counts what Run did.
@@ -71,6 +76,9 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
+	}
+	if s.RunID == "" {
+		s.RunID = event.NewID()
 	}
 	if s.Version == nil {
 		s.Version = func(_ ingest.File, info os.FileInfo) int64 { return info.ModTime().UnixMilli() }
@@ -177,6 +185,7 @@ func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Reco
 		return 0, fail(err)
 	}
 	for _, rec := range recs {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: event.HeaderIngestID, Value: []byte(s.RunID)})
 		s.Client.Produce(ctx, rec, promise)
 	}
 	return len(chunks), nil

@@ -64,7 +64,7 @@ func TestEmbedMapsErrorsToBatchPositions(t *testing.T) {
 // The chunks of a version that failed are skipped.
 func TestEmbedSkipsFailedVersions(t *testing.T) {
 	f := NewFailures(10)
-	f.Add("t", "a", 1)
+	f.Add("t", "a", 1, "")
 	s := &Embed{Embedder: embed.NewHash(8), Failures: f}
 	res, err := s.Handle(context.Background(), []*kgo.Record{parsedRecord(t, "a", 1, 3, 5, "x"), parsedRecord(t, "a", 2, 0, 1, "y")})
 	if err != nil {
@@ -72,6 +72,25 @@ func TestEmbedSkipsFailedVersions(t *testing.T) {
 	}
 	if len(res[0].Outputs) != 0 || res[0].Err != nil || len(res[1].Outputs) != 1 {
 		t.Fatalf("results %+v", res)
+	}
+	// A replayed record of the failed version is another delivery: it is
+	// embedded, and the output carries its replay headers.
+	replayed := parsedRecord(t, "a", 1, 3, 5, "x")
+	replayed.Headers = append(replayed.Headers,
+		kgo.RecordHeader{Key: event.HeaderReplayID, Value: []byte("r1")},
+		kgo.RecordHeader{Key: event.HeaderReplayCount, Value: []byte("1")})
+	res, err = s.Handle(context.Background(), []*kgo.Record{replayed})
+	if err != nil || len(res[0].Outputs) != 1 {
+		t.Fatalf("replayed record not embedded: %+v %v", res, err)
+	}
+	if id, _ := event.Header(res[0].Outputs[0], event.HeaderReplayID); id != "r1" {
+		t.Fatalf("output lost the replay id: %+v", res[0].Outputs[0].Headers)
+	}
+	// So is a fresh ingest of it.
+	fresh := parsedRecord(t, "a", 1, 3, 5, "x")
+	fresh.Headers = append(fresh.Headers, kgo.RecordHeader{Key: event.HeaderIngestID, Value: []byte("run-2")})
+	if res, err = s.Handle(context.Background(), []*kgo.Record{fresh}); err != nil || len(res[0].Outputs) != 1 {
+		t.Fatalf("fresh ingest not embedded: %+v %v", res, err)
 	}
 }
 

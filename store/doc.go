@@ -79,4 +79,10 @@
 // rebalance two may overlap, so every write takes a transaction-scoped
 // advisory lock per document first (in key order): a replay racing a
 // version swap cannot leave the old version searchable.
+//
+// A failed version is tombstoned with the delivery that failed (a replay
+// id or an ingest run id, see event.Delivery): later chunks of that
+// delivery are ignored, while a chunk of another delivery (a replay, a
+// fresh ingest) clears the tombstone — in both stores, and in the
+// embedded store also when its log is replayed on open.
 package store

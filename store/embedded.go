@@ -57,8 +57,9 @@ type Embedded struct {
 	docs map[string]map[string]*docState
 	n    int // chunks stored
 	dim  int // the vectors' dimension; 0 until the first chunk
-	// failed holds the document versions that failed (tombstones).
-	failed map[verKey]struct{}
+	// failed holds the document versions that failed (tombstones), each
+	// with the delivery that failed.
+	failed map[verKey]string
 	// deleted holds, per deleted document, the newest version deleted.
 	deleted map[docKey]int64
 	f       *os.File
@@ -69,7 +70,7 @@ type Embedded struct {
 // OpenEmbedded opens (creating if needed) the store in dir.
 func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
 	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[string]map[string]*docState{},
-		failed: map[verKey]struct{}{}, deleted: map[docKey]int64{}}
+		failed: map[verKey]string{}, deleted: map[docKey]int64{}}
 	path := filepath.Join(dir, logName)
 	if readOnly {
 		f, err := os.Open(path)
@@ -155,7 +156,7 @@ func (s *Embedded) load(r io.Reader) error {
 			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
 		case "fail":
 			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
-			s.failed[verKey{o.TenantID, o.DocID, o.DocVersion}] = struct{}{}
+			s.failed[verKey{o.TenantID, o.DocID, o.DocVersion}] = o.Delivery
 		case "deldoc":
 			s.deleteDocument(o.TenantID, o.DocID, o.DocVersion)
 		}
@@ -169,8 +170,8 @@ func (s *Embedded) doc(tenant, doc string) *docState {
 // accepts tells whether a chunk would be stored: not of a failed or
 // deleted version, nor older than its document's searchable version.
 func (s *Embedded) accepts(c Chunk) bool {
-	if _, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]; failed {
-		return false
+	if delivery, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]; failed && (c.Delivery == "" || c.Delivery == delivery) {
+		return false // a late chunk of the failed delivery
 	}
 	if upTo, ok := s.deleted[docKey{c.TenantID, c.DocID}]; ok && c.DocVersion <= upTo {
 		return false
@@ -183,6 +184,10 @@ func (s *Embedded) accepts(c Chunk) bool {
 // searchable one, the version becomes searchable and older ones go. A
 // replay of the log applies the same steps in the same order.
 func (s *Embedded) apply(c Chunk) {
+	vk := verKey{c.TenantID, c.DocID, c.DocVersion}
+	if delivery, failed := s.failed[vk]; failed && c.Delivery != "" && c.Delivery != delivery {
+		delete(s.failed, vk) // another delivery (a replay, a fresh ingest)
+	}
 	if !s.accepts(c) || len(c.Vector) != s.dim {
 		return
 	}
@@ -302,6 +307,15 @@ func (s *Embedded) Upsert(_ context.Context, chunks []Chunk) error {
 	defer s.mu.Unlock()
 	dim := s.dim
 	ops := make([]op, 0, len(chunks)+1)
+	// Failed versions that a chunk of another delivery in this call revives
+	// (apply clears their tombstone): their other chunks go to apply too.
+	revived := map[verKey]bool{}
+	for _, c := range chunks {
+		vk := verKey{c.TenantID, c.DocID, c.DocVersion}
+		if d, failed := s.failed[vk]; failed && c.Delivery != "" && c.Delivery != d {
+			revived[vk] = true
+		}
+	}
 	for _, c := range chunks {
 		if dim == 0 {
 			dim = len(c.Vector)
@@ -309,7 +323,7 @@ func (s *Embedded) Upsert(_ context.Context, chunks []Chunk) error {
 		if len(c.Vector) != dim {
 			return &DimensionError{Got: len(c.Vector), Want: dim, Op: "upsert"}
 		}
-		if s.accepts(c) { // apply checks again, after the chunks before it
+		if s.accepts(c) || revived[verKey{c.TenantID, c.DocID, c.DocVersion}] { // apply checks again, after the chunks before it
 			ops = append(ops, op{Op: "put", Chunk: c})
 		}
 	}
@@ -331,6 +345,15 @@ func (s *Embedded) Upsert(_ context.Context, chunks []Chunk) error {
 	return nil
 }
 
+// Ignores reports whether Upsert would ignore c: a chunk of a failed
+// version from the failed delivery (or naming none).
+func (s *Embedded) Ignores(c Chunk) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	delivery, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]
+	return failed && (c.Delivery == "" || c.Delivery == delivery)
+}
+
 // DeleteVersion implements Store.
 func (s *Embedded) DeleteVersion(_ context.Context, tenantID, docID string, version int64) error {
 	s.mu.Lock()
@@ -343,18 +366,18 @@ func (s *Embedded) DeleteVersion(_ context.Context, tenantID, docID string, vers
 }
 
 // FailVersion implements Store.
-func (s *Embedded) FailVersion(_ context.Context, tenantID, docID string, version int64) error {
+func (s *Embedded) FailVersion(_ context.Context, tenantID, docID string, version int64, delivery string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	vk := verKey{tenantID, docID, version}
-	if _, done := s.failed[vk]; done {
+	if d, done := s.failed[vk]; done && d == delivery {
 		return nil
 	}
-	if err := s.write([]op{{Op: "fail", Chunk: Chunk{TenantID: tenantID, DocID: docID, DocVersion: version}}}); err != nil {
+	if err := s.write([]op{{Op: "fail", Chunk: Chunk{TenantID: tenantID, DocID: docID, DocVersion: version, Delivery: delivery}}}); err != nil {
 		return err
 	}
 	s.deleteVersion(tenantID, docID, version)
-	s.failed[vk] = struct{}{}
+	s.failed[vk] = delivery
 	return nil
 }
 
@@ -480,8 +503,8 @@ func (s *Embedded) compact() error {
 		}
 		entries++
 	}
-	for vk := range s.failed {
-		if err := encodeOp(&buf, op{Op: "fail", Chunk: Chunk{TenantID: vk.tenant, DocID: vk.doc, DocVersion: vk.version}}); err != nil {
+	for vk, delivery := range s.failed {
+		if err := encodeOp(&buf, op{Op: "fail", Chunk: Chunk{TenantID: vk.tenant, DocID: vk.doc, DocVersion: vk.version, Delivery: delivery}}); err != nil {
 			return err
 		}
 		entries++

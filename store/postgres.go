@@ -360,6 +360,15 @@ type chunkMeta struct {
 	Meta map[string]string `json:"meta,omitempty"`
 }
 
+// reviveSQL clears the tombstone of a failed version when a chunk of it
+// comes in another delivery (a replay, a fresh ingest): that delivery is
+// processed again. A chunk of the failed delivery, or naming none, keeps
+// it (upsertSQL then ignores the chunk).
+const reviveSQL = `
+DELETE FROM failed_versions f
+USING unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS s(t, d, v, dl)
+WHERE f.tenant_id = s.t AND f.doc_id = s.d AND f.doc_version = s.v AND s.dl <> '' AND f.delivery <> s.dl`
+
 const upsertSQL = `
 INSERT INTO chunks (tenant_id, doc_id, doc_version, chunk_index, chunk_count, text, metadata, embedding, searchable)
 SELECT s.t, s.d, s.v, s.i, s.n, s.x, s.m, s.e, coalesce(doc.live_version = s.v, false)
@@ -451,6 +460,7 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 		counts   = make([]int32, 0, n)
 		texts    = make([]string, 0, n)
 		metas    = make([]string, 0, n)
+		delivs   = make([]string, 0, n)
 		vecs     = make([]pgvector.Vector, 0, n)
 	)
 	for i, c := range chunks {
@@ -468,6 +478,7 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 		counts = append(counts, c.ChunkCount)
 		texts = append(texts, clean(c.Text))
 		metas = append(metas, string(meta))
+		delivs = append(delivs, clean(c.Delivery))
 		vecs = append(vecs, pgvector.NewVector(c.Vector))
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -482,6 +493,9 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 		}
 		if _, err := tx.Exec(ctx, lockDocsSQL, tenants, docs); err != nil {
 			return fmt.Errorf("store: locking documents: %w", err)
+		}
+		if _, err := tx.Exec(ctx, reviveSQL, tenants, docs, versions, delivs); err != nil {
+			return fmt.Errorf("store: clearing tombstones of other deliveries: %w", err)
 		}
 		if _, err := tx.Exec(ctx, upsertSQL, tenants, docs, versions, indexes, counts, texts, metas, vecs); err != nil {
 			return fmt.Errorf("store: upserting %d chunks: %w", n, err)
@@ -502,9 +516,9 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 	return nil
 }
 
-// versionTx runs sql (with tenant, document and version as $1..$3) in a
-// transaction holding the document's lock.
-func (s *Postgres) versionTx(ctx context.Context, sql, tenantID, docID string, version int64) error {
+// versionTx runs sql (with tenant, document and version as $1..$3, and
+// extra from $4) in a transaction holding the document's lock.
+func (s *Postgres) versionTx(ctx context.Context, sql, tenantID, docID string, version int64, extra ...any) error {
 	if s.cfg.ReadOnly {
 		return errors.New("store: opened read-only")
 	}
@@ -512,7 +526,7 @@ func (s *Postgres) versionTx(ctx context.Context, sql, tenantID, docID string, v
 		if _, err := tx.Exec(ctx, lockDocsSQL, []string{tenantID}, []string{docID}); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, sql, tenantID, docID, version)
+		_, err := tx.Exec(ctx, sql, append([]any{tenantID, docID, version}, extra...)...)
 		return err
 	})
 }
@@ -529,12 +543,13 @@ func (s *Postgres) DeleteVersion(ctx context.Context, tenantID, docID string, ve
 }
 
 // FailVersion implements Store.
-func (s *Postgres) FailVersion(ctx context.Context, tenantID, docID string, version int64) error {
+func (s *Postgres) FailVersion(ctx context.Context, tenantID, docID string, version int64, delivery string) error {
 	err := s.versionTx(ctx, `WITH tomb AS (
-		INSERT INTO failed_versions (tenant_id, doc_id, doc_version) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1
+		INSERT INTO failed_versions (tenant_id, doc_id, doc_version, delivery) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (tenant_id, doc_id, doc_version) DO UPDATE SET delivery = EXCLUDED.delivery, failed_at = now() RETURNING 1
 	), gone AS (
 		DELETE FROM chunks WHERE tenant_id = $1 AND doc_id = $2 AND doc_version = $3 RETURNING 1)
-	DELETE FROM documents WHERE tenant_id = $1 AND doc_id = $2 AND live_version = $3`, tenantID, docID, version)
+	DELETE FROM documents WHERE tenant_id = $1 AND doc_id = $2 AND live_version = $3`, tenantID, docID, version, clean(delivery))
 	if err != nil {
 		return fmt.Errorf("store: failing version %d of %s: %w", version, docID, err)
 	}

@@ -10,20 +10,23 @@ import (
 
 // Chunk is one indexed chunk with its vector.
 type Chunk struct {
-	TenantID   string    `json:"tenant_id"`
-	DocID      string    `json:"doc_id"`
-	DocVersion int64     `json:"doc_version"`
-	ChunkIndex int32     `json:"chunk_index"`
-	ChunkCount int32     `json:"chunk_count"`
-	Text       string    `json:"text"`
-	Title      string    `json:"title,omitempty"`
-	Source     string    `json:"source,omitempty"`
-	Heading    string    `json:"heading,omitempty"`
-	Model      string    `json:"model,omitempty"`
+	TenantID   string `json:"tenant_id"`
+	DocID      string `json:"doc_id"`
+	DocVersion int64  `json:"doc_version"`
+	ChunkIndex int32  `json:"chunk_index"`
+	ChunkCount int32  `json:"chunk_count"`
+	Text       string `json:"text"`
+	Title      string `json:"title,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Heading    string `json:"heading,omitempty"`
+	Model      string `json:"model,omitempty"`
 	// Metadata is the document's metadata and the chunk's own (e.g. page),
 	// as in ChunkParsed; SearchWhere filters on it.
 	Metadata map[string]string `json:"metadata,omitempty"`
-	Vector   []float32         `json:"-"`
+	// Delivery names the delivery the chunk came in (event.Delivery: a
+	// replay id or an ingest run id; "" when unknown).
+	Delivery string    `json:"delivery,omitempty"`
+	Vector   []float32 `json:"-"`
 }
 
 // Hit is a search result. Its Chunk may come without its Vector.
@@ -37,19 +40,23 @@ type Hit struct {
 type Store interface {
 	// Upsert stores chunks durably (committed before it returns),
 	// replacing any with the same key (tenant, document, version, chunk
-	// index). Chunks of a failed version (FailVersion) and of versions
-	// older than the document's searchable version are ignored. When a
-	// version has all its chunks and is newer than the searchable one, it
-	// becomes the searchable version and older versions are removed, in
-	// one step. A vector whose dimension differs from the store's is an
-	// error (ErrDimension) and nothing of the call is stored.
+	// index). Chunks of a failed version (FailVersion) are ignored when
+	// they come from the failed delivery (or name none); a chunk of another
+	// delivery (a replay, a fresh ingest) clears the tombstone and is
+	// stored. Chunks of versions older than the document's searchable
+	// version are ignored. When a version has all its chunks and is newer
+	// than the searchable one, it becomes the searchable version and older
+	// versions are removed, in one step. A vector whose dimension differs
+	// from the store's is an error (ErrDimension) and nothing of the call
+	// is stored.
 	Upsert(ctx context.Context, chunks []Chunk) error
 	// DeleteVersion removes every chunk of one document version.
 	DeleteVersion(ctx context.Context, tenantID, docID string, version int64) error
 	// FailVersion removes every chunk of a document version that failed
-	// and remembers it, so that chunks of it arriving later are ignored: a
-	// failed version is never half searchable.
-	FailVersion(ctx context.Context, tenantID, docID string, version int64) error
+	// in delivery and remembers it (a tombstone), so that chunks of that
+	// delivery arriving later are ignored: a failed version is never half
+	// searchable.
+	FailVersion(ctx context.Context, tenantID, docID string, version int64, delivery string) error
 	// DeleteDocument removes every version of a document up to and
 	// including upTo and remembers it, so that chunks of those versions
 	// arriving later are ignored; newer versions (the document written

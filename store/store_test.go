@@ -64,7 +64,7 @@ func TestEmbeddedCompactionOnOpen(t *testing.T) {
 	// A pending newer version survives compaction without becoming
 	// searchable, and a tombstone stays.
 	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 2, 0, 2, 0, 1)})
-	_ = s.FailVersion(ctx, "t", "a", 3)
+	_ = s.FailVersion(ctx, "t", "a", 3, "")
 	_ = s.DeleteDocument(ctx, "t", "gone", 7)
 	s.Close()
 	s, err := OpenEmbedded(dir, false)
@@ -98,7 +98,7 @@ func TestEmbeddedFailVersionSurvivesReopen(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := OpenEmbedded(dir, false)
 	_ = s.Upsert(ctx, []Chunk{chunk("t", "a", 1, 0, 1, 1, 0), chunk("t", "a", 2, 0, 2, 1, 0)})
-	if err := s.FailVersion(ctx, "t", "a", 2); err != nil {
+	if err := s.FailVersion(ctx, "t", "a", 2, ""); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -138,5 +138,41 @@ func TestOpenSchemes(t *testing.T) {
 	}
 	if _, err := os.Stat("qdrant:"); err == nil {
 		t.Fatal("an unknown scheme created a directory")
+	}
+}
+
+// A chunk of another delivery (a replay, a fresh ingest) of a failed
+// version clears the tombstone, also as the log is replayed on open; late
+// chunks of the failed delivery stay ignored.
+func TestFailVersionOtherDeliveryRevives(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, _ := OpenEmbedded(dir, false)
+	if err := s.FailVersion(ctx, "t", "a", 1, "run-1"); err != nil {
+		t.Fatal(err)
+	}
+	late := chunk("t", "a", 1, 0, 2, 0)
+	late.Delivery = "run-1"
+	if !s.Ignores(late) {
+		t.Fatal("Ignores: a late chunk of the failed delivery")
+	}
+	_ = s.Upsert(ctx, []Chunk{late})
+	if n, _ := s.CountVersion(ctx, "t", "a", 1); n != 0 {
+		t.Fatalf("a late chunk of the failed delivery was stored (%d)", n)
+	}
+	replayed := chunk("t", "a", 1, 1, 2, 0)
+	replayed.Delivery = "replay-1"
+	if s.Ignores(replayed) {
+		t.Fatal("Ignores: a chunk of another delivery")
+	}
+	_ = s.Upsert(ctx, []Chunk{replayed, late})
+	if n, _ := s.CountVersion(ctx, "t", "a", 1); n != 2 {
+		t.Fatalf("want both chunks after the replay cleared the tombstone, got %d", n)
+	}
+	s.Close()
+	s, _ = OpenEmbedded(dir, false)
+	defer s.Close()
+	if n, _ := s.CountVersion(ctx, "t", "a", 1); n != 2 {
+		t.Fatalf("after reopen: %d chunks", n)
 	}
 }

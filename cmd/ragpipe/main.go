@@ -19,15 +19,12 @@ func main() {
 	if err := root.ExecuteContext(ctx); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintln(os.Stderr, "ragpipe:", ee.err)
+			}
 			os.Exit(ee.code)
 		}
 		fmt.Fprintln(os.Stderr, "ragpipe:", err)
 		os.Exit(1)
 	}
 }
-
-// exitError ends the process with a code after the command printed its
-// own report.
-type exitError struct{ code int }
-
-func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }

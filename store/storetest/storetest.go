@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchRanksByCosine", testRanking},
 		{"MetadataRoundTrip", testMetadata},
 		{"MetadataFilter", testMetadataFilter},
+		{"FailedVersionOtherDelivery", testFailedDelivery},
 		{"TenantIsolation", testTenants},
 		{"NewestCompleteVersionOnly", testVersions},
 		{"FailVersionTombstone", testFailVersion},
@@ -199,6 +200,33 @@ func testMetadataFilter(t *testing.T, s store.Store) {
 	}
 }
 
+// A failed version's tombstone ignores late chunks of the delivery that
+// failed (and of none), while a chunk of another delivery (a replay, a
+// fresh ingest) clears it and is stored.
+func testFailedDelivery(t *testing.T, s store.Store) {
+	if err := s.FailVersion(ctx(t), "t", "a", 1, "run-1"); err != nil {
+		t.Fatal(err)
+	}
+	late := C("t", "a", 1, 0, 2, 1, 0)
+	late.Delivery = "run-1"
+	anon := C("t", "a", 1, 1, 2, 1, 0)
+	upsert(t, s, late, anon)
+	if n := count(t, s, "t", "a", 1); n != 0 {
+		t.Fatalf("%d chunks of the failed delivery stored", n)
+	}
+	replayed := []store.Chunk{C("t", "a", 1, 0, 2, 1, 0), C("t", "a", 1, 1, 2, 1, 0)}
+	for i := range replayed {
+		replayed[i].Delivery = "replay-1"
+	}
+	upsert(t, s, replayed...)
+	if n := count(t, s, "t", "a", 1); n != 2 {
+		t.Fatalf("%d chunks after a replay of the failed version, want 2", n)
+	}
+	if hits := search(t, s, "t", 5, 1, 0); len(hits) != 2 {
+		t.Fatalf("replayed version not searchable: %d hits", len(hits))
+	}
+}
+
 // A tenant never sees another tenant's chunks, even for the same document
 // ids and vectors; writes in one tenant leave the others alone.
 func testTenants(t *testing.T, s store.Store) {
@@ -231,7 +259,7 @@ func testTenants(t *testing.T, s store.Store) {
 		t.Fatal("a search without a tenant was allowed")
 	}
 	// Failing, deleting and replacing in one tenant leaves the other whole.
-	if err := s.FailVersion(ctx(t), "acme", "doc0", 1); err != nil {
+	if err := s.FailVersion(ctx(t), "acme", "doc0", 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteVersion(ctx(t), "acme", "doc1", 1); err != nil {
@@ -300,7 +328,7 @@ func testVersions(t *testing.T, s store.Store) {
 func testFailVersion(t *testing.T, s store.Store) {
 	upsert(t, s, C("t", "a", 1, 0, 1, 1, 0), C("t", "a", 2, 0, 2, 1, 0))
 	for range 2 { // idempotent
-		if err := s.FailVersion(ctx(t), "t", "a", 2); err != nil {
+		if err := s.FailVersion(ctx(t), "t", "a", 2, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -317,7 +345,7 @@ func testFailVersion(t *testing.T, s store.Store) {
 		t.Fatalf("want version 3: %v", v)
 	}
 	// Failing the searchable version removes the document from search.
-	if err := s.FailVersion(ctx(t), "t", "a", 3); err != nil {
+	if err := s.FailVersion(ctx(t), "t", "a", 3, ""); err != nil {
 		t.Fatal(err)
 	}
 	if hits := search(t, s, "t", 5, 1, 0); len(hits) != 0 {
