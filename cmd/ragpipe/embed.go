@@ -63,7 +63,7 @@ func newEmbedCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return w.run(cmd.Context(), g, stage.EmbedWorker(em))
+			return w.run(cmd.Context(), g, stage.EmbedWorker(em), em)
 		},
 	}
 	w.register(cmd, stage.EmbedGroup, stage.EmbedBatchSize)

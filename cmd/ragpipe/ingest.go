@@ -49,7 +49,8 @@ func newIngestCmd(g *globals) *cobra.Command {
 		Long: `Walks files and folders; each file becomes a document whose doc_id is its path
 relative to the PATH argument. Files are chunked by headings and paragraphs within a
 token budget, and one ChunkParsed per chunk is produced in order. A file that cannot be
-read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on.`,
+read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on; it
+then exits with status 2 (the rest was ingested).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -68,14 +69,25 @@ read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on
 			sum, err := s.Run(ctx, args)
 			stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "ingested %d document(s), %d chunk(s); %d file(s) failed\n", sum.Documents, sum.Chunks, sum.Failed)
-			if errors.Is(err, stage.ErrSomePathsFailed) {
-				return &exitError{code: 1}
-			}
-			return err
+			return ingestResult(sum, err)
 		},
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// ingestResult is ingest's outcome for the exit code: exitSomeFailed when
+// a file or a path failed and everything else was ingested.
+func ingestResult(sum stage.IngestSummary, err error) error {
+	switch {
+	case errors.Is(err, stage.ErrSomePathsFailed):
+		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("some paths could not be read and %d file(s) failed; the rest were ingested", sum.Failed)}
+	case err != nil:
+		return err
+	case sum.Failed > 0:
+		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("%d file(s) failed; the rest were ingested", sum.Failed)}
+	}
+	return nil
 }
 
 // producer returns a client for producing pipeline records: idempotent,

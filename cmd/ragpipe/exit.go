@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes, defined once here and listed in the README (Operations → Exit
+// codes). A script can tell a failed command from one that did its work
+// but has something to report.
+const (
+	// exitOK: the command did its work.
+	exitOK = 0
+	// exitFailure: the command failed (bad flags or arguments, an
+	// unreachable broker, a fatal worker error); the error is on stderr.
+	exitFailure = 1
+	// exitSomeFailed: ingest ingested what it could, but some files
+	// failed (each reported on stderr and as a DocumentFailed).
+	exitSomeFailed = 2
+	// exitDrift: topics apply found existing topics that differ from the
+	// spec (left as they are); --allow-drift makes this exitOK.
+	exitDrift = 3
+)
+
+// exitError ends the process with code after the command printed its own
+// report; msg, when set, is printed on stderr as the last line.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+// exitCode is the process's exit code for the error a command returned,
+// and whether the error should be printed.
+func exitCode(err error) (code int, print bool) {
+	if err == nil {
+		return exitOK, false
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code, ee.msg != ""
+	}
+	return exitFailure, true
+}
