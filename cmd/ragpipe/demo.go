@@ -58,7 +58,7 @@ is indexed, then runs three example searches. Data goes to a temporary folder un
 			if !cmd.Flags().Changed("log-level") {
 				slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 			}
-			em, err := ef.open()
+			em, err := ef.open(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,7 @@ func newSearchCmd(g *globals) *cobra.Command {
 			if dsn == "" {
 				dsn = g.storeDir()
 			}
-			em, err := ef.open()
+			em, err := ef.open(cmd.Context())
 			if err != nil {
 				return err
 			}
