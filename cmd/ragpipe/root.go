@@ -45,7 +45,7 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 	pf.StringVar(&g.saslMech, "sasl-mechanism", os.Getenv("RAGPIPE_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env RAGPIPE_SASL_MECHANISM)")
 	pf.StringVar(&g.saslUser, "sasl-user", os.Getenv("RAGPIPE_SASL_USER"), "SASL user (env RAGPIPE_SASL_USER)")
 	pf.StringVar(&g.saslPass, "sasl-password", "", "SASL password (prefer env RAGPIPE_SASL_PASSWORD)")
-	pf.StringVar(&g.logLevel, "log-level", envOr("RAGPIPE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	pf.StringVar(&g.logLevel, "log-level", envOr("RAGPIPE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env RAGPIPE_LOG_LEVEL)")
 	pf.StringVar(&g.data, "data", envOr("RAGPIPE_DATA", defaultDataDir()), "data folder (embedded vector store, embedded broker data) (env RAGPIPE_DATA)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		return g.setupLogging(cmd)
