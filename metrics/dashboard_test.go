@@ -86,3 +86,28 @@ func TestDashboardUsesOnlyRegisteredMetrics(t *testing.T) {
 		t.Fatalf("only %d metric uses found: is the dashboard empty?", used)
 	}
 }
+// TestReadmeListsEveryMetric keeps the README's metric list true: every
+// ragpipe_ name it mentions is registered, and every registered ragpipe_
+// name outside the Kafka client's is listed.
+func TestReadmeListsEveryMetric(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := registered(t)
+	inReadme := map[string]bool{}
+	for _, n := range metricName.FindAllString(string(b), -1) {
+		if strings.HasSuffix(n, "_") { // a prefix, such as ragpipe_kafka_
+			continue
+		}
+		inReadme[n] = true
+		if !known(names, n) && !strings.HasPrefix(n, "ragpipe_kafka_") {
+			t.Errorf("README names %s, which is not registered", n)
+		}
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, Namespace+"_") && !strings.HasPrefix(n, "ragpipe_kafka_") && !inReadme[n] {
+			t.Errorf("README does not list %s", n)
+		}
+	}
+}
