@@ -86,6 +86,7 @@ func TestDashboardUsesOnlyRegisteredMetrics(t *testing.T) {
 		t.Fatalf("only %d metric uses found: is the dashboard empty?", used)
 	}
 }
+
 // TestReadmeListsEveryMetric keeps the README's metric list true: every
 // ragpipe_ name it mentions is registered, and every registered ragpipe_
 // name outside the Kafka client's is listed.
