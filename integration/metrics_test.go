@@ -93,7 +93,7 @@ func TestMetricsCountWhatTheTopicsHold(t *testing.T) {
 	mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "3", "--replication-factor", "1")
 	dir := t.TempDir()
 	writeRandomCorpus(t, dir)
-	mustRun(t, time.Minute, "ingest", "--brokers", brokers, dir)
+	mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--max-tokens", "48", "--overlap", "8", dir)
 	parsed := readTopic(t, brokers, event.TopicParsed, 10*time.Second, func([]*kgo.Record) bool { return false })
 	if len(parsed) == 0 {
 		t.Fatal("nothing parsed")
@@ -136,6 +136,27 @@ func TestMetricsCountWhatTheTopicsHold(t *testing.T) {
 	if code, body := readyz(addr); code != http.StatusOK {
 		t.Errorf("/readyz %d %q", code, body)
 	}
+
+	// The index stage: one DocumentIndexed per document on vectors.indexed,
+	// counted as its outputs, and every embedded chunk done.
+	docs := map[string]bool{}
+	for _, r := range parsed {
+		docs[string(r.Key)] = true
+	}
+	iaddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	ip := start(t, "index", "index", "--brokers", brokers, "--group", "it-metrics-index", "--data", t.TempDir(), "--metrics-addr", iaddr)
+	indexed := readTopic(t, brokers, event.TopicIndexed, time.Minute, atLeast(len(docs)))
+	if len(indexed) != len(docs) {
+		t.Fatalf("vectors.indexed holds %d records for %d documents", len(indexed), len(docs))
+	}
+	waitFor(t, 20*time.Second, "the index stage's metrics", func() bool {
+		m = scrape(t, iaddr)
+		return m[`ragpipe_records_done_total{stage="index"}`] == float64(len(embedded)) &&
+			m[`ragpipe_records_out_total{stage="index",topic="vectors.indexed"}`] == float64(len(indexed))
+	})
+	t.Logf("index: done %v, vectors.indexed %v (%d documents)", m[`ragpipe_records_done_total{stage="index"}`],
+		m[`ragpipe_records_out_total{stage="index",topic="vectors.indexed"}`], len(docs))
+	ip.stop(30 * time.Second)
 	p.stop(30 * time.Second)
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Error("the metrics server still answers after the worker stopped")
@@ -150,7 +171,7 @@ func TestReadinessFlipsWithTheBreaker(t *testing.T) {
 	mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "3", "--replication-factor", "1")
 	dir := t.TempDir()
 	writeRandomCorpus(t, dir)
-	mustRun(t, time.Minute, "ingest", "--brokers", brokers, dir)
+	mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--max-tokens", "48", "--overlap", "8", dir)
 	parsed := readTopic(t, brokers, event.TopicParsed, 10*time.Second, func([]*kgo.Record) bool { return false })
 
 	gp := freePort(t)
