@@ -244,3 +244,26 @@ func mapValues(m map[string]int) []int {
 	}
 	return out
 }
+
+// The image builds a static binary, runs it as non-root and serves the
+// metrics on the port it exposes, set through a variable the binary reads.
+func TestDockerfileIsStaticNonRootWithMetrics(t *testing.T) {
+	b, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	for _, want := range []string{"CGO_ENABLED=0 go build", "USER nonroot", ":nonroot"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	addr := regexp.MustCompile(`RAGPIPE_METRICS_ADDR=(\S*)`).FindStringSubmatch(df)
+	expose := regexp.MustCompile(`(?m)^EXPOSE (\d+)`).FindStringSubmatch(df)
+	if addr == nil || expose == nil || !strings.HasSuffix(addr[1], ":"+expose[1]) {
+		t.Fatalf("the image must set RAGPIPE_METRICS_ADDR to the port it exposes: %v, %v", addr, expose)
+	}
+	if !envNames(newRootCmd())["RAGPIPE_METRICS_ADDR"] {
+		t.Fatal("the binary does not read RAGPIPE_METRICS_ADDR")
+	}
+}
