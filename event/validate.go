@@ -16,6 +16,11 @@ import (
 // classified, Encode and Decode wrap them with fault.Record.
 func Validate(msg proto.Message) error {
 	switch m := msg.(type) {
+	case *ragpipev1.DocumentRaw:
+		return errors.Join(
+			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
+			checkRawBody(m),
+		)
 	case *ragpipev1.ChunkParsed:
 		return errors.Join(
 			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
@@ -40,6 +45,8 @@ func Validate(msg proto.Message) error {
 			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
 			errChunk,
 		)
+	case *ragpipev1.DocumentDeleted:
+		return checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion())
 	case *ragpipev1.DocumentIndexed:
 		var errCount error
 		if m.GetChunkCount() < 0 {
@@ -76,4 +83,32 @@ func checkChunk(index, count int32) error {
 		return fmt.Errorf("chunk_index %d out of [0, chunk_count=%d)", index, count)
 	}
 	return nil
+}
+
+// checkRawBody: exactly one of content and content_ref, inline content
+// within RawInlineMax and of content_size bytes, a content hash.
+func checkRawBody(m *ragpipev1.DocumentRaw) error {
+	var errs []error
+	switch b := m.GetBody().(type) {
+	case nil:
+		errs = append(errs, errors.New("neither content nor content_ref"))
+	case *ragpipev1.DocumentRaw_Content:
+		if len(b.Content) > RawInlineMax {
+			errs = append(errs, fmt.Errorf("inline content of %d bytes is over %d: use content_ref", len(b.Content), RawInlineMax))
+		}
+		if int64(len(b.Content)) != m.GetContentSize() {
+			errs = append(errs, fmt.Errorf("content of %d bytes, content_size %d", len(b.Content), m.GetContentSize()))
+		}
+	case *ragpipev1.DocumentRaw_ContentRef:
+		if b.ContentRef == "" {
+			errs = append(errs, errors.New("empty content_ref"))
+		}
+	}
+	if m.GetContentSize() < 0 {
+		errs = append(errs, fmt.Errorf("negative content_size %d", m.GetContentSize()))
+	}
+	if !strings.Contains(m.GetContentHash(), ":") {
+		errs = append(errs, fmt.Errorf("content_hash %q is not <algorithm>:<hex>", m.GetContentHash()))
+	}
+	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -23,8 +24,14 @@ type Chunk struct {
 	// Heading is the heading path the chunk's text is under (the common
 	// part of its blocks' paths), e.g. "Install > Linux"; "" for none.
 	Heading string
-	// Tokens is CountTokens(Text).
+	// Tokens is CountTokens(Text), or with Chunker.Tokenizer set the
+	// tokenizer's count, special tokens included.
 	Tokens int
+	// Page and PageEnd are the first and last pages (from 1) of the
+	// blocks the chunk's text comes from, in paginated documents (PDF);
+	// 0 elsewhere. The overlap carried from the previous chunk does not
+	// count.
+	Page, PageEnd int
 }
 
 // Chunker splits documents into chunks. See the package documentation for
@@ -37,6 +44,19 @@ type Chunker struct {
 	// at the start of the next when a section continues across chunks.
 	// Zero disables overlap; must be less than MaxTokens.
 	OverlapTokens int
+	// Tokenizer, when set, counts tokens instead of CountTokens: the
+	// embedding model's own tokenizer (LoadTokenizer), so that MaxTokens is
+	// the model's input limit. Chunks then hold at most MaxTokens of its
+	// tokens, special tokens included, and OverlapTokens is in its tokens.
+	Tokenizer Tokenizer
+}
+
+// Tokenizer counts tokens as an embedding model's tokenizer does.
+type Tokenizer interface {
+	// CountTokens returns how many tokens the model sees for s, special
+	// tokens (such as [CLS] and [SEP]) included. It must be safe for
+	// concurrent use.
+	CountTokens(s string) int
 }
 
 // DefaultChunker returns a Chunker with DefaultMaxTokens and
@@ -56,6 +76,11 @@ func (c Chunker) Validate() error {
 	if c.OverlapTokens >= c.MaxTokens {
 		return fmt.Errorf("ingest: chunker: overlap tokens (%d) must be less than max tokens (%d)", c.OverlapTokens, c.MaxTokens)
 	}
+	if c.Tokenizer != nil {
+		if special := c.Tokenizer.CountTokens(""); c.MaxTokens <= special {
+			return fmt.Errorf("ingest: chunker: max tokens (%d) leaves no room for text: the tokenizer adds %d special tokens", c.MaxTokens, special)
+		}
+	}
 	return nil
 }
 
@@ -73,9 +98,82 @@ func (c Chunker) sanitized() Chunker {
 // settings give the same chunks. Every chunk has at most MaxTokens tokens.
 // A document without blocks gives no chunks. Settings that fail Validate
 // are replaced by usable ones (see Validate) rather than causing a panic.
+//
+// With a Tokenizer, the chunks are packed by its counts of each piece
+// (less its special tokens), which add up to about the count of their
+// concatenation; each chunk is then counted whole. Should one be over
+// MaxTokens (the tokenizer merged differently across a boundary), the
+// document is packed again with a budget smaller by the excess, a few
+// times, and a chunk still over is cut between runes: no chunk is ever
+// over MaxTokens, so none needs truncating by the model.
 func (c Chunker) Split(doc Document) []Chunk {
 	c = c.sanitized()
+	if c.Tokenizer == nil {
+		return c.pack(doc, CountTokens)
+	}
+	exact := c.Tokenizer.CountTokens
+	special := exact("")
+	count := func(s string) int { return max(exact(s)-special, 0) }
+	limit := c.MaxTokens
+	var chunks []Chunk
+	for range 4 {
+		b := c
+		b.MaxTokens = max(limit-special, 1)
+		b.OverlapTokens = min(c.OverlapTokens, b.MaxTokens-1)
+		chunks = b.pack(doc, count)
+		worst := 0
+		for i := range chunks {
+			chunks[i].Tokens = exact(chunks[i].Text)
+			worst = max(worst, chunks[i].Tokens)
+		}
+		if worst <= c.MaxTokens {
+			return chunks
+		}
+		limit -= max(worst-c.MaxTokens, 1)
+		if limit-special < 1 {
+			break
+		}
+	}
+	return cutOver(chunks, c.MaxTokens, exact)
+}
+
+// cutOver cuts the chunks over limit tokens (by exact) into pieces that
+// fit, between runes (at least one rune each), and numbers them again.
+func cutOver(chunks []Chunk, limit int, exact func(string) int) []Chunk {
+	var out []Chunk
+	for _, ch := range chunks {
+		for ch.Tokens > limit {
+			// bounds are the rune boundaries after the first rune; find the
+			// last one whose prefix fits.
+			var bounds []int
+			for i := range ch.Text {
+				if i > 0 {
+					bounds = append(bounds, i)
+				}
+			}
+			if len(bounds) == 0 {
+				break // a single rune over the limit: nothing left to cut
+			}
+			k := sort.Search(len(bounds), func(k int) bool { return exact(ch.Text[:bounds[k]]) > limit })
+			n := bounds[max(k-1, 0)]
+			piece := ch
+			piece.Text, piece.Tokens = ch.Text[:n], exact(ch.Text[:n])
+			out = append(out, piece)
+			ch.Text = ch.Text[n:]
+			ch.Tokens = exact(ch.Text)
+		}
+		out = append(out, ch)
+	}
+	for i := range out {
+		out[i].Index = i
+	}
+	return out
+}
+
+// pack runs the packer over doc's blocks with a token counter.
+func (c Chunker) pack(doc Document, count func(string) int) []Chunk {
 	p := packer{
+		count:    count,
 		max:      c.MaxTokens,
 		overlap:  c.OverlapTokens,
 		limit:    c.MaxTokens - c.OverlapTokens,
@@ -126,10 +224,12 @@ type unit struct {
 	sep     string // joins text to the unit before it in the same chunk
 	heading string
 	level   int // heading level for a heading block, else 0
+	page    int // Block.Page
 }
 
 // packer fills chunks with units greedily.
 type packer struct {
+	count        func(string) int // CountTokens, or a tokenizer's count
 	max, overlap int
 	limit        int // the most tokens in a unit cut from a big block
 	boundary     int // headings at this level or above start a section
@@ -142,16 +242,18 @@ type packer struct {
 	out       []Chunk
 	sb        strings.Builder
 	lastCut   int // length of the last piece hardSplit cut
+	page      int // page of the block being cut into units
 }
 
 // block feeds one block to the packer, cut into units when it is too big.
 func (p *packer) block(b Block, sep string) {
-	tokens := CountTokens(b.Text)
+	p.page = b.Page
+	tokens := p.count(b.Text)
 	// A block is placed whole when it fits in the current chunk, or in a
 	// new one after the overlap. Otherwise it is cut, so that the current
 	// chunk is filled and the next one starts with the full overlap.
 	if tokens <= p.limit || p.curTokens+tokens <= p.max {
-		p.add(unit{text: b.Text, tokens: tokens, sep: sep, heading: b.Heading, level: headingLevelOf(b)})
+		p.add(unit{text: b.Text, tokens: tokens, sep: sep, heading: b.Heading, level: headingLevelOf(b), page: b.Page})
 		return
 	}
 	// Cut prose at sentence ends, code and tables at line ends; cut a
@@ -162,7 +264,7 @@ func (p *packer) block(b Block, sep string) {
 		if segSep == "" {
 			segSep = sep
 		}
-		t := CountTokens(seg)
+		t := p.count(seg)
 		if t <= p.limit {
 			p.add(unit{text: seg, tokens: t, sep: segSep, heading: b.Heading})
 			return
@@ -199,7 +301,7 @@ func (p *packer) words(s, sep, heading string) {
 			k += size
 		}
 		word := s[j:k]
-		wt := CountTokens(word)
+		wt := p.count(word)
 		gap := s[last:j]
 		if last == 0 {
 			gap = sep
@@ -231,7 +333,7 @@ const maxBytesPerToken = lettersPerToken * utf8.UTFMax
 // hardSplit feeds a single word over the limit in pieces of at most limit
 // tokens, cut between runes. The pieces join with no separator.
 func (p *packer) hardSplit(word, sep, heading string) {
-	fits := func(n int) bool { return CountTokens(word[:n]) <= p.limit }
+	fits := func(n int) bool { return p.count(word[:n]) <= p.limit }
 	// runeStart moves n back to the start of the rune it falls in.
 	runeStart := func(n int) int {
 		for n > 0 && n < len(word) && !utf8.RuneStart(word[n]) {
@@ -241,7 +343,7 @@ func (p *packer) hardSplit(word, sep, heading string) {
 	}
 	for word != "" {
 		if len(word) <= (p.limit+1)*maxBytesPerToken {
-			if t := CountTokens(word); t <= p.limit {
+			if t := p.count(word); t <= p.limit {
 				p.add(unit{text: word, tokens: t, sep: sep, heading: heading})
 				return
 			}
@@ -299,7 +401,7 @@ func (p *packer) hardSplit(word, sep, heading string) {
 			_, lo = utf8.DecodeRuneInString(word) // one rune always fits
 		}
 		piece := word[:lo]
-		p.add(unit{text: piece, tokens: CountTokens(piece), sep: sep, heading: heading})
+		p.add(unit{text: piece, tokens: p.count(piece), sep: sep, heading: heading})
 		p.lastCut = lo
 		word, sep = word[lo:], ""
 	}
@@ -308,6 +410,9 @@ func (p *packer) hardSplit(word, sep, heading string) {
 // add places u in the current chunk, first closing the chunk when u starts
 // a section or does not fit.
 func (p *packer) add(u unit) {
+	if u.page == 0 {
+		u.page = p.page
+	}
 	if u.level > 0 && u.level <= p.boundary && len(p.cur) > 0 {
 		p.flush(false) // a new section: no overlap across sections
 	}
@@ -336,8 +441,8 @@ func (p *packer) add(u unit) {
 		}
 	}
 	if len(p.cur) == 0 && p.carryTok+u.tokens > p.max {
-		p.carry = tail(p.carry, p.max-u.tokens)
-		p.carryTok = CountTokens(p.carry)
+		p.carry = p.tail(p.carry, p.max-u.tokens)
+		p.carryTok = p.count(p.carry)
 		p.curTokens = p.carryTok
 	}
 	p.cur = append(p.cur, u)
@@ -362,6 +467,15 @@ func (p *packer) flush(overlap bool) {
 	p.sb.Grow(n)
 	p.sb.WriteString(p.carry)
 	heading := p.cur[0].heading
+	first, last := 0, 0
+	for _, u := range p.cur {
+		if u.page > 0 {
+			if first == 0 || u.page < first {
+				first = u.page
+			}
+			last = max(last, u.page)
+		}
+	}
 	glued := false // some unit joins the text before it without whitespace
 	for i, u := range p.cur {
 		if i > 0 || p.carry != "" {
@@ -376,15 +490,15 @@ func (p *packer) flush(overlap bool) {
 	if glued {
 		// Pieces of one word joined with no space: counting them apart
 		// may have overestimated.
-		tokens = CountTokens(text)
+		tokens = p.count(text)
 	}
-	p.out = append(p.out, Chunk{Index: p.index, Text: text, Heading: heading, Tokens: tokens})
+	p.out = append(p.out, Chunk{Index: p.index, Text: text, Heading: heading, Tokens: tokens, Page: first, PageEnd: last})
 	p.index++
 	p.cur = p.cur[:0]
 	p.carry, p.carryTok = "", 0
 	if overlap && p.overlap > 0 {
-		p.carry = tail(text, p.overlap)
-		p.carryTok = CountTokens(p.carry)
+		p.carry = p.tail(text, p.overlap)
+		p.carryTok = p.count(p.carry)
 	}
 	p.curTokens = p.carryTok
 }
@@ -392,7 +506,7 @@ func (p *packer) flush(overlap bool) {
 // tail returns the longest suffix of s made of whole words (cut at
 // whitespace) with at most n tokens; "" when n <= 0 or the last word alone
 // is over n.
-func tail(s string, n int) string {
+func (p *packer) tail(s string, n int) string {
 	if n <= 0 {
 		return ""
 	}
@@ -412,7 +526,7 @@ func tail(s string, n int) string {
 			_, size := utf8.DecodeLastRuneInString(s[:b])
 			b -= size
 		}
-		tokens += CountTokens(s[b:end])
+		tokens += p.count(s[b:end])
 		if tokens > n {
 			break
 		}

@@ -22,6 +22,22 @@ var (
 	// ErrTooLarge: the file is bigger than Loader.MaxBytes. The error is a
 	// *TooLargeError; the file was not read.
 	ErrTooLarge = errors.New("file too large")
+	// ErrCorrupt: a document whose structure is broken: a PDF, DOCX or ODT
+	// that is truncated, not the container its type needs (a DOCX that is
+	// not a zip archive) or unreadable by its parser, or HTML nested
+	// deeper than the HTML parser accepts.
+	ErrCorrupt = errors.New("corrupt document")
+	// ErrEncrypted: the document is encrypted and cannot be read without a
+	// password.
+	ErrEncrypted = errors.New("encrypted document")
+	// ErrExpansion: a compressed document expands past
+	// Loader.MaxExpandedBytes, or by a ratio no real document has (a zip
+	// bomb). Its content was not decompressed beyond the limit.
+	ErrExpansion = errors.New("document expands past the limit")
+	// ErrChanged: the file changed (size or modification time) while Load
+	// was reading it. Unlike the errors above it says nothing about the
+	// content: loading it again later may succeed.
+	ErrChanged = errors.New("file changed while it was read")
 )
 
 // InvalidUTF8Error reports where a file stops being valid UTF-8.
@@ -30,10 +46,18 @@ type InvalidUTF8Error struct {
 	// Offset is the byte offset, from the start of the file, of the first
 	// byte of the first invalid sequence.
 	Offset int64
+	// Invalid is the number of bytes that are not part of valid UTF-8,
+	// and Size the file's size; 0 when not counted.
+	Invalid, Size int64
 }
 
 func (e *InvalidUTF8Error) Error() string {
-	return fmt.Sprintf("%v at byte offset %d (convert the file to UTF-8, e.g. with iconv)", ErrInvalidUTF8, e.Offset)
+	count := ""
+	if e.Invalid > 0 && e.Size > 0 {
+		count = fmt.Sprintf("; %d of %d bytes are invalid, too many to replace", e.Invalid, e.Size)
+	}
+	return fmt.Sprintf("%v at byte offset %d%s (name the encoding with --encoding, e.g. --encoding windows-1252, or convert the file to UTF-8, e.g. with iconv)",
+		ErrInvalidUTF8, e.Offset, count)
 }
 
 // Is makes errors.Is(err, ErrInvalidUTF8) true.

@@ -16,10 +16,14 @@ const maxHTMLDepth = 512
 // parseHTML parses an HTML document with golang.org/x/net/html (which
 // decodes entities and repairs bad markup the way browsers do) and walks
 // the tree into blocks. The title is <title>, else the first <h1>, else "".
-func parseHTML(src []byte) ([]Block, string) {
+// The parser refuses elements nested more than 512 deep: such a document
+// is read by flatHTML instead.
+func parseHTML(src []byte) ([]Block, string, error) {
 	root, err := html.Parse(bytes.NewReader(src))
 	if err != nil {
-		return nil, "" // only read errors, impossible from a bytes.Reader
+		// Not a read error (impossible from a bytes.Reader): the parser's
+		// own limit on nesting.
+		return flatHTML(src), "", nil
 	}
 	w := htmlWalker{kind: KindParagraph}
 	if head := findElement(root, atom.Head); head != nil {
@@ -29,7 +33,7 @@ func parseHTML(src []byte) ([]Block, string) {
 	}
 	w.walk(root, 0)
 	w.flush()
-	return w.out, w.title
+	return w.out, w.title, nil
 }
 
 // skipped elements hold no document text: scripts, styles, metadata,
@@ -367,6 +371,50 @@ func htmlFragmentText(s string) string {
 			name, _ := z.TagName()
 			if a := atom.Lookup(name); (a == atom.Script || a == atom.Style) && skip > 0 {
 				skip--
+			}
+		}
+	}
+}
+
+// flatHTML reads HTML with the tokenizer alone, for documents the parser
+// refuses (nested too deep): paragraphs end at block-level and heading
+// tags, headings are not told apart, scripts and the like are dropped.
+// It keeps no stack, so it runs in linear time at any depth.
+func flatHTML(src []byte) []Block {
+	z := html.NewTokenizer(bytes.NewReader(src))
+	var out []Block
+	var b strings.Builder
+	skip := 0
+	flush := func() {
+		if t := collapseSpace(b.String()); t != "" {
+			out = append(out, Block{Kind: KindParagraph, Text: t})
+		}
+		b.Reset()
+	}
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			flush()
+			return out
+		case html.TextToken:
+			if skip == 0 {
+				b.Write(z.Text())
+				b.WriteByte(' ')
+			}
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			name, _ := z.TagName()
+			a := atom.Lookup(name)
+			if skipped(a) && tt != html.SelfClosingTagToken {
+				if tt == html.StartTagToken {
+					skip++
+				} else if skip > 0 {
+					skip--
+				}
+				continue
+			}
+			if blockLevel(a) || headingLevel(a) > 0 || a == atom.Li || a == atom.Tr || a == atom.Pre || a == atom.Br {
+				flush()
 			}
 		}
 	}

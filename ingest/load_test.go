@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // loadString writes content to a file called name and loads it.
@@ -223,11 +224,16 @@ func TestLoadErrors(t *testing.T) {
 		{name: "markdown rule only", file: "r.md", content: "---\n***\n", want: ErrEmpty},
 		{name: "nul byte", file: "n.txt", content: "text\x00more", want: ErrBinary, msg: []string{"NUL byte at offset 4"}},
 		{name: "control bytes", file: "c.md", content: binary, want: ErrBinary},
-		{name: "random high bytes", file: "h.txt", content: strings.Repeat("\xff\xfe\xc3", 100), want: ErrBinary},
-		{name: "latin-1", file: "l.txt", content: "caf\xe9 au lait", want: ErrInvalidUTF8, msg: []string{"byte offset 3"}},
+		// (Not starting with FF FE, which is a UTF-16 byte order mark.)
+		{name: "random high bytes", file: "h.txt", content: strings.Repeat("\xfe\xc3\xff", 100), want: ErrBinary},
+		{name: "mostly invalid utf-8", file: "l.txt", content: "caf\xc3\xa9 " + strings.Repeat("na\xefve ", 20), want: ErrInvalidUTF8,
+			msg: []string{"byte offset 8", "20 of 126 bytes are invalid", "--encoding"}},
 		{name: "truncated sequence", file: "t.md", content: "# ok\n\nend \xe2\x82", want: ErrInvalidUTF8, msg: []string{"byte offset 10"}},
-		{name: "unsupported", file: "report.pdf", content: "%PDF-1.7", want: ErrUnsupported, msg: []string{`".pdf"`, ".md"}},
-		{name: "no extension", file: "Makefile", content: "all:", want: ErrUnsupported, msg: []string{"no file extension"}},
+		{name: "unsupported", file: "book.epub", content: "PK\x03\x04", want: ErrUnsupported, msg: []string{`".epub"`, ".md", ".pdf", ".docx"}},
+		{name: "no extension, binary", file: "program", content: "\x7fELF\x02\x01\x01\x00\x00\x00", want: ErrUnsupported,
+			msg: []string{"no file extension", "application/octet-stream"}},
+		{name: "no extension, zip", file: "archive", content: zipOf(t, map[string]string{"a.txt": "x"}), want: ErrUnsupported,
+			msg: []string{"neither DOCX nor ODT"}},
 		{name: "over a small limit", file: "s.txt", content: "eleven byte", loader: Loader{MaxBytes: 10}, want: ErrTooLarge, msg: []string{"11 bytes", "limit of 10 bytes", "--max-file-size"}},
 	}
 	for _, tt := range tests {
@@ -244,7 +250,7 @@ func TestLoadErrors(t *testing.T) {
 					t.Errorf("message %q lacks %q", err, m)
 				}
 			}
-			for _, other := range []error{ErrEmpty, ErrBinary, ErrInvalidUTF8, ErrUnsupported, ErrTooLarge} {
+			for _, other := range []error{ErrEmpty, ErrBinary, ErrInvalidUTF8, ErrUnsupported, ErrTooLarge, ErrCorrupt, ErrEncrypted, ErrExpansion, ErrChanged} {
 				if other != tt.want && errors.Is(err, other) {
 					t.Errorf("errors.Is(%v, %v) = true", err, other)
 				}
@@ -254,14 +260,15 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestLoadInvalidUTF8Offset(t *testing.T) {
-	content := strings.Repeat("valid text é ", 1000) + "\xc0\xafrest"
+	bad := strings.Repeat("\xc0\xaf", 200) + "rest"
+	content := strings.Repeat("valid text é ", 1000) + bad
 	_, err := loadString(t, Loader{}, "x.md", content)
 	var ie *InvalidUTF8Error
 	if !errors.As(err, &ie) {
 		t.Fatalf("err = %v, want *InvalidUTF8Error", err)
 	}
-	if want := int64(len(content) - len("\xc0\xafrest")); ie.Offset != want {
-		t.Errorf("offset %d, want %d", ie.Offset, want)
+	if want := int64(len(content) - len(bad)); ie.Offset != want || ie.Invalid != 400 || ie.Size != int64(len(content)) {
+		t.Errorf("offset %d, invalid %d, size %d; want offset %d, 400 of %d", ie.Offset, ie.Invalid, ie.Size, want, len(content))
 	}
 }
 
@@ -352,7 +359,8 @@ func TestLoaderValidate(t *testing.T) {
 func TestMediaTypeOf(t *testing.T) {
 	tests := map[string]string{
 		"a.md": MediaMarkdown, "a.MARKDOWN": MediaMarkdown, "a.txt": MediaText, "a.text": MediaText,
-		"a.html": MediaHTML, "a.HTM": MediaHTML, "a.pdf": "", "README": "", "a.md.bak": "",
+		"a.html": MediaHTML, "a.HTM": MediaHTML, "a.pdf": MediaPDF, "a.DOCX": MediaDOCX, "a.odt": MediaODT,
+		"a.rst": MediaRST, "a.adoc": MediaAsciiDoc, "README": "", "a.md.bak": "", "a.doc": "",
 	}
 	for name, want := range tests {
 		got, ok := MediaTypeOf(name)
@@ -368,5 +376,26 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestLoadDeepHTML nests elements 100,000 deep: the parser refuses past
+// 512, and the tokenizer reads the text instead, quickly.
+func TestLoadDeepHTML(t *testing.T) {
+	for _, tag := range []string{"div", "span", "table", "ul><li", "blockquote"} {
+		src := "<html><body><h1>Deep</h1>" + strings.Repeat("<"+tag+">", 100000) + "deep text<script>x()</script>" + strings.Repeat("</"+tag+">", 1000)
+		start := time.Now()
+		doc, err := DefaultLoader().LoadBytes(File{Path: "deep.html"}, []byte(src))
+		if err != nil {
+			t.Fatalf("%s: %v", tag, err)
+		}
+		if !strings.Contains(allText(doc), "deep text") || strings.Contains(allText(doc), "x()") {
+			t.Errorf("%s: text %q", tag, allText(doc))
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: %v", tag, d)
+		}
+		// And chunking it stays within bounds.
+		checkChunks(t, DefaultChunker(), doc, DefaultChunker().Split(doc))
 	}
 }

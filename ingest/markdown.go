@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 
@@ -15,55 +14,15 @@ import (
 
 // parseMarkdown parses CommonMark (plus GitHub tables and strikethrough)
 // with goldmark and walks the syntax tree into blocks. The title is the
-// first level-1 heading, or "" when there is none.
-func parseMarkdown(src []byte) ([]Block, string) {
-	src, fmTitle := frontMatter(src)
+// first level-1 heading, else the front matter's title, else "". YAML
+// front matter goes into the metadata.
+func parseMarkdown(src []byte) parsed {
+	src, meta := frontMatter(src)
 	md := goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough))
 	root := md.Parser().Parse(text.NewReader(src))
 	w := mdWalker{src: src}
 	w.block(root, 0, KindParagraph)
-	if w.title == "" {
-		w.title = fmTitle
-	}
-	return w.out, w.title
-}
-
-// frontMatter removes a YAML front matter block (a first line "---", then
-// lines up to a closing "---" or "..."), as static site generators use, and
-// returns the rest with the block's "title:" value, if any. Without it,
-// goldmark would read the block as a thematic break and a heading.
-func frontMatter(src []byte) ([]byte, string) {
-	rest, ok := cutLine(src, "---")
-	if !ok {
-		return src, ""
-	}
-	title := ""
-	for len(rest) > 0 {
-		line := rest
-		next := []byte(nil)
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, next = rest[:i], rest[i+1:]
-		}
-		l := strings.TrimRight(string(line), " \t\r")
-		if l == "---" || l == "..." {
-			return next, title
-		}
-		if v, ok := strings.CutPrefix(l, "title:"); ok && title == "" {
-			title = strings.Trim(strings.TrimSpace(v), `"'`)
-		}
-		rest = next
-	}
-	return src, "" // not closed: not front matter
-}
-
-// cutLine returns what follows the first line of src when that line is
-// want (ignoring trailing spaces).
-func cutLine(src []byte, want string) ([]byte, bool) {
-	i := bytes.IndexByte(src, '\n')
-	if i < 0 || strings.TrimRight(string(src[:i]), " \t\r") != want {
-		return nil, false
-	}
-	return src[i+1:], true
+	return parsed{blocks: w.out, title: w.title, meta: meta}
 }
 
 type mdWalker struct {

@@ -28,6 +28,13 @@ func TestSampleCorpus(t *testing.T) {
 			return err
 		}
 		media[doc.MediaType]++
+		if doc.MediaType == MediaPDF {
+			for _, ch := range c.Split(doc) {
+				if ch.Page < 1 || ChunkMetadata(doc, ch)[MetaPage] == "" || doc.Metadata["author"] == "" {
+					t.Errorf("%s: chunk %d without page or metadata", f.DocID, ch.Index)
+				}
+			}
+		}
 		if i := strings.IndexByte(f.DocID, '/'); i > 0 {
 			folders[f.DocID[:i]] = true
 		}
@@ -62,7 +69,7 @@ func TestSampleCorpus(t *testing.T) {
 	if n := media[MediaMarkdown]; n < 30 || n > 40 {
 		t.Errorf("%d Markdown documents, want 30 to 40", n)
 	}
-	if media[MediaText] < 2 || media[MediaHTML] < 1 {
+	if media[MediaText] < 2 || media[MediaHTML] < 1 || media[MediaPDF] < 1 {
 		t.Errorf("media types %v: want every loader exercised", media)
 	}
 	if len(folders) < 2 {

@@ -111,7 +111,7 @@ func TestBrokerDownIsAClearErrorNotAHang(t *testing.T) {
 		if took > 12*time.Second {
 			t.Fatalf("%v: took %s to fail", args, took)
 		}
-		if !strings.Contains(stderr, "cannot reach Kafka at "+addr) {
+		if !strings.Contains(stderr, "cannot connect to Kafka at "+addr) {
 			t.Fatalf("%v: unclear error:\n%s", args, stderr)
 		}
 	}

@@ -6,6 +6,9 @@
 // sets after starting Kafka (scripts/kafka.sh). Without it the Kafka tests
 // are skipped, unless RAGPIPE_REQUIRE_KAFKA is set (as `make test` does),
 // in which case they fail: no integration test is silently skipped there.
+// Tests of the PostgreSQL store likewise take RAGPIPE_TEST_POSTGRES
+// (scripts/postgres.sh) and RAGPIPE_REQUIRE_POSTGRES, each in a schema of
+// its own (storetest.PostgresDSN).
 //
 // The pipeline's topic names are fixed, so the tests of this package run
 // one at a time and each starts by deleting and re-creating the topics; each

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,23 +95,29 @@ func TestPipelineAsProcessesOnEmbeddedBroker(t *testing.T) {
 	b.stop(10 * time.Second)
 }
 
-func testPipeline(t *testing.T, brokers string) {
+// testPipeline runs the pipeline and checks its output and two searches;
+// storeArgs point index and search at the store (default: --data DIR, the
+// embedded store). It returns the number of documents and chunks ingested.
+func testPipeline(t *testing.T, brokers string, storeArgs ...string) (docs, chunks int) {
 	data := t.TempDir()
+	if len(storeArgs) == 0 {
+		storeArgs = []string{"--data", data}
+	}
 	corpus := filepath.Join(t.TempDir(), "corpus")
 	writeCorpus(t, corpus)
 
 	mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "6", "--replication-factor", "1")
 	out := mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "6", "--replication-factor", "1")
-	if strings.Contains(out, "created") || strings.Count(out, " ok") != 5 {
-		t.Fatalf("second topics apply should find all 5 topics ok:\n%s", out)
+	if strings.Contains(out, "created") || strings.Count(out, " ok") != len(event.Topics()) {
+		t.Fatalf("second topics apply should find all %d topics ok:\n%s", len(event.Topics()), out)
 	}
 
 	_, url := startGpusim(t)
 	embedP := start(t, "embed", "embed", "--brokers", brokers, "--group", "it-embed", "--embedder", url, "--model", "gpusim", "--batch-size", "16")
-	indexP := start(t, "index", "index", "--brokers", brokers, "--group", "it-index", "--data", data)
+	indexP := start(t, "index", slices.Concat([]string{"index", "--brokers", brokers, "--group", "it-index"}, storeArgs)...)
 
 	out = mustRun(t, 2*time.Minute, "ingest", "--brokers", brokers, corpus)
-	docs, chunks := parseIngested(t, out)
+	docs, chunks = parseIngested(t, out)
 	if docs < 30 || chunks < docs {
 		t.Fatalf("ingest: %d docs, %d chunks", docs, chunks)
 	}
@@ -157,15 +164,16 @@ func testPipeline(t *testing.T, brokers string) {
 	embedP.stop(20 * time.Second)
 	indexP.stop(20 * time.Second)
 
-	out = mustRun(t, time.Minute, "search", "--data", data, "--k", "3", "zebrafish aquarium larvae")
+	out = mustRun(t, time.Minute, slices.Concat([]string{"search", "--k", "3"}, storeArgs, []string{"zebrafish aquarium larvae"})...)
 	first := firstResult(out)
 	if !strings.Contains(first, "extra/zebrafish.md") {
 		t.Fatalf("search: want extra/zebrafish.md first, got:\n%s", out)
 	}
-	out = mustRun(t, time.Minute, "search", "--data", data, "sourdough starter bread")
+	out = mustRun(t, time.Minute, slices.Concat([]string{"search"}, storeArgs, []string{"sourdough starter bread"})...)
 	if !strings.Contains(firstResult(out), "extra/sourdough.md") {
 		t.Fatalf("search: want extra/sourdough.md first, got:\n%s", out)
 	}
+	return docs, chunks
 }
 
 func firstResult(out string) string {

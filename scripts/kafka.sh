@@ -6,9 +6,16 @@
 #
 # Usage:
 #   scripts/kafka.sh install                     resolve Kafka's jars into the cache (no-op when cached)
-#   scripts/kafka.sh start DIR [--brokers N]     fresh N-node cluster (default 1; 3 for replication tests)
+#   scripts/kafka.sh start DIR [--brokers N] [--secure]
+#                                                fresh N-node cluster (default 1; 3 for replication tests)
 #                                                in DIR; prints RAGPIPE_TEST_BROKERS=<list> on stdout and
-#                                                writes the same list to DIR/bootstrap
+#                                                writes the same list to DIR/bootstrap. --secure adds a
+#                                                SASL_SSL listener (SCRAM-SHA-512 user "alice", PLAIN user
+#                                                "bob") and an SSL listener that requires a client
+#                                                certificate, with a CA and certificates made by openssl in
+#                                                DIR/tls; it also prints RAGPIPE_TEST_SASL_BROKERS,
+#                                                RAGPIPE_TEST_MTLS_BROKERS, RAGPIPE_TEST_TLS_DIR,
+#                                                RAGPIPE_TEST_SCRAM_PASSWORD and RAGPIPE_TEST_PLAIN_PASSWORD
 #   scripts/kafka.sh stop DIR                    stop every node (SIGTERM, SIGKILL after 20 s); idempotent
 #   scripts/kafka.sh status DIR                  node states; exit 0 when all run, 3 otherwise
 #   scripts/kafka.sh kill-node DIR I [--graceful] SIGKILL node I (1..N), or SIGTERM with --graceful
@@ -238,6 +245,11 @@ load_cluster() {
 		CLUSTER_ID) CLUSTER_ID="$value" ;;
 		BROKER_PORTS) read -r -a BROKER_PORTS <<<"$value" ;;
 		CONTROLLER_PORTS) read -r -a CONTROLLER_PORTS <<<"$value" ;;
+		SECURE) SECURE="$value" ;;
+		SASL_PORTS) read -r -a SASL_PORTS <<<"$value" ;;
+		MTLS_PORTS) read -r -a MTLS_PORTS <<<"$value" ;;
+		SCRAM_PASSWORD) SCRAM_PASSWORD="$value" ;;
+		PLAIN_PASSWORD) PLAIN_PASSWORD="$value" ;;
 		esac
 	done <"$DIR/cluster.env"
 	[[ "${NODES:-}" =~ ^[0-9]+$ && ${#BROKER_PORTS[@]} -eq "$NODES" ]] || die "$DIR/cluster.env is damaged"
@@ -249,17 +261,47 @@ check_node_arg() {
 	fi
 }
 
+# bootstrap_list [PORTS_ARRAY_NAME]: host:port list of BROKER_PORTS (or the named array).
 bootstrap_list() {
+	local -n bl_ports="${1:-BROKER_PORTS}"
 	local i out=""
 	for ((i = 0; i < NODES; i++)); do
-		out+="${out:+,}127.0.0.1:${BROKER_PORTS[i]}"
+		out+="${out:+,}127.0.0.1:${bl_ports[i]}"
 	done
 	printf '%s' "$out"
 }
 
+SECURE=0
+
+# make_tls DIR: a CA, a broker certificate for 127.0.0.1/localhost, a client
+# certificate, and an unrelated CA (for wrong-CA tests), all PEM, in DIR.
+make_tls() {
+	local t="$1"
+	need openssl "used to make test certificates for --secure"
+	mkdir -p "$t"
+	(
+		cd "$t" || exit 1
+		set -e
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=ragpipe-test-ca"
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.pem -days 2 -subj "/CN=ragpipe-other-ca"
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+		openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost"
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext
+		openssl pkcs8 -topk8 -nocrypt -in server.key -out server.p8
+		cat server.p8 server.crt >server-keystore.pem
+		openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=ragpipe-client"
+		openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.crt -days 2
+	) >"$t/openssl.log" 2>&1 || die "openssl failed (see $t/openssl.log)"
+}
+
+random_secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(18))'; }
+
 write_server_properties() {
-	local i="$1" nd voters="" j rf isr
+	local i="$1" nd voters="" j rf isr secure_listeners=""
 	nd=$(node_dir "$i")
+	if ((SECURE)); then
+		secure_listeners=",SASL_SSL://127.0.0.1:${SASL_PORTS[i - 1]},SSL://127.0.0.1:${MTLS_PORTS[i - 1]}"
+	fi
 	for ((j = 1; j <= NODES; j++)); do
 		voters+="${voters:+,}$j@127.0.0.1:${CONTROLLER_PORTS[j - 1]}"
 	done
@@ -270,9 +312,9 @@ write_server_properties() {
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:${BROKER_PORTS[i - 1]},CONTROLLER://127.0.0.1:${CONTROLLER_PORTS[i - 1]}
-advertised.listeners=PLAINTEXT://127.0.0.1:${BROKER_PORTS[i - 1]}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:${BROKER_PORTS[i - 1]},CONTROLLER://127.0.0.1:${CONTROLLER_PORTS[i - 1]}$secure_listeners
+advertised.listeners=PLAINTEXT://127.0.0.1:${BROKER_PORTS[i - 1]}$secure_listeners
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 log.dirs=$nd/data
@@ -303,6 +345,21 @@ log.retention.check.interval.ms=60000
 broker.session.timeout.ms=6000
 broker.heartbeat.interval.ms=1000
 EOF
+	if ((SECURE)); then
+		cat >>"$nd/server.properties" <<EOF
+
+# --secure: SASL_SSL (SCRAM-SHA-512, PLAIN) and SSL with client certificates
+ssl.keystore.type=PEM
+ssl.keystore.location=$DIR/tls/server-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$DIR/tls/ca.pem
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_bob="$PLAIN_PASSWORD";
+EOF
+	fi
 	cp "$BROKER_LOG4J" "$nd/log4j2.properties"
 }
 
@@ -321,8 +378,12 @@ TOOL_JVM=(-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=
 format_node() {
 	local i="$1" nd
 	nd=$(node_dir "$i")
+	local -a scram=()
+	if ((SECURE)); then
+		scram=(--add-scram "SCRAM-SHA-512=[name=alice,password=$SCRAM_PASSWORD]")
+	fi
 	"$JAVA" "${TOOL_JVM[@]}" "-Dlog4j2.configurationFile=$TOOLS_LOG4J" -cp "$(libs_dir)/*" \
-		kafka.tools.StorageTool format --cluster-id "$CLUSTER_ID" --config "$nd/server.properties" \
+		kafka.tools.StorageTool format --cluster-id "$CLUSTER_ID" --config "$nd/server.properties" "${scram[@]}" \
 		>"$nd/format.log" 2>&1
 }
 
@@ -448,6 +509,7 @@ cmd_start() {
 		case "$1" in
 		--brokers) (($# >= 2)) || die "--brokers needs a value"; n="$2"; shift 2 ;;
 		--brokers=*) n="${1#*=}"; shift ;;
+		--secure) SECURE=1; shift ;;
 		-h | --help) usage; exit 0 ;;
 		-*) die "unknown option $1" ;;
 		*) [[ -z "$d" ]] || die "start takes one DIR"; d="$1"; shift ;;
@@ -477,17 +539,33 @@ cmd_start() {
 
 	local ports i t0
 	t0=$SECONDS
-	read -r -a ports <<<"$(free_ports $((2 * NODES)))"
+	read -r -a ports <<<"$(free_ports $((4 * NODES)))"
 	BROKER_PORTS=("${ports[@]:0:NODES}")
 	CONTROLLER_PORTS=("${ports[@]:NODES:NODES}")
+	SASL_PORTS=("${ports[@]:2*NODES:NODES}")
+	MTLS_PORTS=("${ports[@]:3*NODES:NODES}")
 	CLUSTER_ID=$(new_cluster_id)
+	if ((SECURE)); then
+		rm -rf -- "$DIR/tls"
+		make_tls "$DIR/tls"
+		SCRAM_PASSWORD=$(random_secret)
+		PLAIN_PASSWORD=$(random_secret)
+	fi
 	{
 		printf 'KAFKA_VERSION=%s\n' "$KAFKA_VERSION"
 		printf 'NODES=%s\n' "$NODES"
 		printf 'CLUSTER_ID=%s\n' "$CLUSTER_ID"
 		printf 'BROKER_PORTS=%s\n' "${BROKER_PORTS[*]}"
 		printf 'CONTROLLER_PORTS=%s\n' "${CONTROLLER_PORTS[*]}"
+		if ((SECURE)); then
+			printf 'SECURE=1\n'
+			printf 'SASL_PORTS=%s\n' "${SASL_PORTS[*]}"
+			printf 'MTLS_PORTS=%s\n' "${MTLS_PORTS[*]}"
+			printf 'SCRAM_PASSWORD=%s\n' "$SCRAM_PASSWORD"
+			printf 'PLAIN_PASSWORD=%s\n' "$PLAIN_PASSWORD"
+		fi
 	} >"$DIR/cluster.env"
+	chmod 600 "$DIR/cluster.env"
 
 	ALL_NODES=()
 	for ((i = 1; i <= NODES; i++)); do
@@ -527,6 +605,13 @@ cmd_start() {
 	printf '%s\n' "$list" >"$DIR/bootstrap"
 	log "cluster ready in $((SECONDS - t0))s: $list"
 	printf 'RAGPIPE_TEST_BROKERS=%s\n' "$list"
+	if ((SECURE)); then
+		printf 'RAGPIPE_TEST_SASL_BROKERS=%s\n' "$(bootstrap_list SASL_PORTS)"
+		printf 'RAGPIPE_TEST_MTLS_BROKERS=%s\n' "$(bootstrap_list MTLS_PORTS)"
+		printf 'RAGPIPE_TEST_TLS_DIR=%s\n' "$DIR/tls"
+		printf 'RAGPIPE_TEST_SCRAM_PASSWORD=%s\n' "$SCRAM_PASSWORD"
+		printf 'RAGPIPE_TEST_PLAIN_PASSWORD=%s\n' "$PLAIN_PASSWORD"
+	fi
 }
 
 cmd_stop() {

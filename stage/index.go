@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,7 +18,9 @@ import (
 // Index writes ChunkEmbedded records into a vector store and announces
 // each complete document version on vectors.indexed. It also consumes
 // documents.failed: a failed version's chunks are removed from the store
-// and later ones ignored, so a failed version is never half searchable.
+// and later ones ignored, so a failed version is never half searchable;
+// and documents.deleted: the document's versions up to the deleted one
+// leave the store, and later chunks of them are ignored.
 type Index struct {
 	Store store.Store
 }
@@ -28,8 +31,20 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	chunks := make([]store.Chunk, 0, len(batch))
 	msgs := make([]*ragpipev1.ChunkEmbedded, 0, len(batch))
 	pos := make([]int, 0, len(batch))
-	var failed []*ragpipev1.DocumentFailed
+	var (
+		failed  []*ragpipev1.DocumentFailed
+		deleted []*ragpipev1.DocumentDeleted
+	)
 	for i, r := range batch {
+		if r.Topic == event.TopicDeleted {
+			d, err := event.DecodeDocumentDeleted(r)
+			if err != nil {
+				res[i].Err = err
+			} else {
+				deleted = append(deleted, d)
+			}
+			continue
+		}
 		if r.Topic == event.TopicFailed {
 			f, err := event.DecodeDocumentFailed(r)
 			if err != nil {
@@ -63,10 +78,22 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			return nil, fault.Server(fmt.Errorf("store: removing failed version: %w", err), 0)
 		}
 	}
+	// A delete and the upserts of one batch commute: the tombstone makes
+	// the store ignore the deleted versions' chunks, before or after.
+	for _, d := range deleted {
+		if err := s.Store.DeleteDocument(ctx, d.GetTenantId(), d.GetDocId(), d.GetDocVersion()); err != nil {
+			return nil, fault.Server(fmt.Errorf("store: deleting a document: %w", err), 0)
+		}
+	}
 	if len(chunks) == 0 {
 		return res, nil
 	}
 	if err := s.Store.Upsert(ctx, chunks); err != nil {
+		if errors.Is(err, store.ErrDimension) {
+			// Retrying cannot help: the batch splits until the chunk
+			// of the wrong dimension stands alone and is dead-lettered.
+			return nil, fault.Record(fmt.Errorf("store upsert: %w", err))
+		}
 		return nil, fault.Server(fmt.Errorf("store upsert: %w", err), 0)
 	}
 	// A version is announced when its last chunk is indexed and all of its

@@ -31,6 +31,10 @@ type Ingest struct {
 	// and stays the same when an unchanged file is ingested again (so the
 	// upserts of a re-ingest overwrite instead of adding a version).
 	Version func(f ingest.File, info os.FileInfo) int64
+	// DocID, when set, gives a walked file its doc_id (see Source.DocID);
+	// the default is ingest.File's: the path relative to the walked root.
+	// An error fails the file.
+	DocID func(f ingest.File) (string, error)
 	// Stderr receives one line per file that failed (default os.Stderr).
 	Stderr io.Writer
 	// Progress, when set, is called after each file.
@@ -95,7 +99,16 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 	for _, root := range roots {
 		err := ingest.Walk(ctx, root, func(f ingest.File) error {
 			sum.Files++
-			n, err := s.file(ctx, f, promise)
+			var (
+				n   int
+				err error
+			)
+			if s.DocID != nil {
+				f.DocID, err = s.DocID(f)
+			}
+			if err == nil {
+				n, err = s.file(ctx, f, promise)
+			}
 			if err != nil {
 				sum.Failed++
 				msg := err.Error()
@@ -141,7 +154,6 @@ func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Reco
 	if statErr == nil {
 		version = s.Version(f, info)
 	}
-	key := event.Key(s.Tenant, f.DocID)
 	fail := func(err error) error {
 		ref := docRef{tenant: s.Tenant, doc: f.DocID, version: version, source: f.Path}
 		if r := failed(ref, "parse", fault.ClassRecord.String(), err.Error(), 1, time.Now()); r != nil {
@@ -160,18 +172,34 @@ func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Reco
 	if len(chunks) == 0 {
 		return 0, fail(errors.New("no text to index"))
 	}
-	now := timestamppb.Now()
-	for _, c := range chunks {
-		rec, err := event.NewRecord(event.TopicParsed, key, &ragpipev1.ChunkParsed{
-			TenantId: s.Tenant, DocId: f.DocID, DocVersion: version,
-			ChunkIndex: int32(c.Index), ChunkCount: int32(len(chunks)), Text: c.Text,
-			ContentHash: ingest.ContentHash(c.Text), Source: f.Path, Title: doc.Title,
-			MediaType: doc.MediaType, Heading: c.Heading, TokenCount: int32(c.Tokens), ParsedAt: now,
-		})
-		if err != nil {
-			return 0, fail(err)
-		}
+	recs, err := chunkRecords(s.Tenant, f, version, doc, chunks, timestamppb.Now())
+	if err != nil {
+		return 0, fail(err)
+	}
+	for _, rec := range recs {
 		s.Client.Produce(ctx, rec, promise)
 	}
 	return len(chunks), nil
+}
+
+// chunkRecords returns the ChunkParsed records of a document's chunks, in
+// order. Each carries the document's metadata and, for paginated
+// documents, the chunk's pages (ingest.ChunkMetadata).
+func chunkRecords(tenant string, f ingest.File, version int64, doc ingest.Document, chunks []ingest.Chunk, now *timestamppb.Timestamp) ([]*kgo.Record, error) {
+	key := event.Key(tenant, f.DocID)
+	recs := make([]*kgo.Record, 0, len(chunks))
+	for _, c := range chunks {
+		rec, err := event.NewRecord(event.TopicParsed, key, &ragpipev1.ChunkParsed{
+			TenantId: tenant, DocId: f.DocID, DocVersion: version,
+			ChunkIndex: int32(c.Index), ChunkCount: int32(len(chunks)), Text: c.Text,
+			ContentHash: ingest.ContentHash(c.Text), Source: f.Path, Title: doc.Title,
+			MediaType: doc.MediaType, Heading: c.Heading, TokenCount: int32(c.Tokens),
+			Metadata: ingest.ChunkMetadata(doc, c), ParsedAt: now,
+		})
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
 }

@@ -118,3 +118,34 @@ func TestIndexAnnouncesCompleteVersionsAndRemovesFailed(t *testing.T) {
 		t.Fatalf("failed version still has %d chunks", n)
 	}
 }
+
+// A DocumentDeleted removes the document's versions up to the deleted one;
+// a late chunk of a deleted version leaves nothing behind.
+func TestIndexAppliesDeletes(t *testing.T) {
+	st, err := store.OpenEmbedded(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := &Index{Store: st}
+	ctx := context.Background()
+	if _, err := s.Handle(ctx, []*kgo.Record{embeddedRecord(t, "a", 1, 0, 2), embeddedRecord(t, "a", 1, 1, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	del, err := event.NewRecord(event.TopicDeleted, event.Key("t", "a"), &ragpipev1.DocumentDeleted{
+		TenantId: "t", DocId: "a", DocVersion: 1, Reason: "delete",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Handle(ctx, []*kgo.Record{del, embeddedRecord(t, "a", 1, 1, 2)})
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("handle: %v %+v", err, res)
+	}
+	if len(res[1].Outputs) != 0 {
+		t.Fatal("a chunk of a deleted version was announced")
+	}
+	if n, _ := st.Len(ctx); n != 0 {
+		t.Fatalf("%d chunks left after the delete", n)
+	}
+}

@@ -68,13 +68,13 @@ func EmbedWorker(em embed.Embedder) Worker {
 	}
 }
 
-// IndexWorker is the index stage (chunks.embedded and documents.failed →
-// st and vectors.indexed).
+// IndexWorker is the index stage (chunks.embedded, documents.failed and
+// documents.deleted → st and vectors.indexed).
 func IndexWorker(st store.Store) Worker {
 	s := &Index{Store: st}
 	return Worker{
 		Name: "index", Group: IndexGroup, BatchSize: IndexBatchSize,
-		Topics: []string{event.TopicEmbedded, event.TopicFailed}, Handler: s.Handle,
+		Topics: []string{event.TopicEmbedded, event.TopicFailed, event.TopicDeleted}, Handler: s.Handle,
 		DeadLetter: DeadLetter(nil), Lineage: event.Lineage,
 	}
 }

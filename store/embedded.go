@@ -23,8 +23,8 @@ const logName = "vectors.log"
 type docKey struct{ tenant, doc string }
 
 type verKey struct {
-	docKey
-	version int64
+	tenant, doc string
+	version     int64
 }
 
 type stored struct {
@@ -32,11 +32,19 @@ type stored struct {
 	norm float32
 }
 
+// docState is one document: its stored versions and the searchable one.
+type docState struct {
+	versions map[int64]map[int32]*stored
+	live     int64 // the searchable version, when hasLive
+	hasLive  bool
+}
+
 // op is one line of the log.
 type op struct {
-	Op string `json:"op"` // "put" or "del"
+	Op string `json:"op"` // "put", "del", "fail", "deldoc" (doc_version: up to) or "dim"
 	Chunk
 	Vec string `json:"vec,omitempty"` // base64 of little-endian float32s
+	Dim int    `json:"dim,omitempty"` // for "dim"
 }
 
 // Embedded is the file-backed in-memory store.
@@ -45,11 +53,14 @@ type Embedded struct {
 	readOnly bool
 
 	mu sync.RWMutex
-	// docs holds each document's versions, each a map of its chunks.
-	docs map[docKey]map[int64]map[int32]*stored
-	live int // chunks stored
+	// docs holds each tenant's documents.
+	docs map[string]map[string]*docState
+	n    int // chunks stored
+	dim  int // the vectors' dimension; 0 until the first chunk
 	// failed holds the document versions that failed (tombstones).
-	failed  map[verKey]struct{}
+	failed map[verKey]struct{}
+	// deleted holds, per deleted document, the newest version deleted.
+	deleted map[docKey]int64
 	f       *os.File
 	lock    *os.File
 	entries int // lines in the log
@@ -57,7 +68,8 @@ type Embedded struct {
 
 // OpenEmbedded opens (creating if needed) the store in dir.
 func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
-	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[docKey]map[int64]map[int32]*stored{}, failed: map[verKey]struct{}{}}
+	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[string]map[string]*docState{},
+		failed: map[verKey]struct{}{}, deleted: map[docKey]int64{}}
 	path := filepath.Join(dir, logName)
 	if readOnly {
 		f, err := os.Open(path)
@@ -96,7 +108,7 @@ func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
 		return nil, err
 	}
 	s.f = f
-	if s.entries > 1024 && s.entries > 2*(s.live+len(s.failed)) {
+	if s.entries > 1024 && s.entries > 2*(s.n+len(s.failed)+len(s.deleted)+1) {
 		if err := s.compact(); err != nil {
 			s.Close()
 			return nil, err
@@ -122,6 +134,10 @@ func (s *Embedded) load(r io.Reader) error {
 		}
 		s.entries++
 		switch o.Op {
+		case "dim":
+			if s.dim == 0 && o.Dim > 0 {
+				s.dim = o.Dim
+			}
 		case "put":
 			raw, err := base64.StdEncoding.DecodeString(o.Vec)
 			if err != nil || len(raw)%4 != 0 {
@@ -131,62 +147,113 @@ func (s *Embedded) load(r io.Reader) error {
 			for i := range o.Chunk.Vector {
 				o.Chunk.Vector[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 			}
+			if s.dim == 0 { // a log from before "dim" lines
+				s.dim = len(o.Chunk.Vector)
+			}
 			s.apply(o.Chunk)
 		case "del":
 			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
 		case "fail":
 			s.deleteVersion(o.TenantID, o.DocID, o.DocVersion)
-			s.failed[verKey{docKey{o.TenantID, o.DocID}, o.DocVersion}] = struct{}{}
+			s.failed[verKey{o.TenantID, o.DocID, o.DocVersion}] = struct{}{}
+		case "deldoc":
+			s.deleteDocument(o.TenantID, o.DocID, o.DocVersion)
 		}
 	}
 }
 
+func (s *Embedded) doc(tenant, doc string) *docState {
+	return s.docs[tenant][doc]
+}
+
+// accepts tells whether a chunk would be stored: not of a failed or
+// deleted version, nor older than its document's searchable version.
+func (s *Embedded) accepts(c Chunk) bool {
+	if _, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]; failed {
+		return false
+	}
+	if upTo, ok := s.deleted[docKey{c.TenantID, c.DocID}]; ok && c.DocVersion <= upTo {
+		return false
+	}
+	d := s.doc(c.TenantID, c.DocID)
+	return d == nil || !d.hasLive || c.DocVersion >= d.live
+}
+
+// apply stores one chunk; when that completes a version newer than the
+// searchable one, the version becomes searchable and older ones go. A
+// replay of the log applies the same steps in the same order.
 func (s *Embedded) apply(c Chunk) {
-	if _, failed := s.failed[verKey{docKey{c.TenantID, c.DocID}, c.DocVersion}]; failed {
+	if !s.accepts(c) || len(c.Vector) != s.dim {
 		return
 	}
 	var n float64
 	for _, v := range c.Vector {
 		n += float64(v) * float64(v)
 	}
-	dk := docKey{c.TenantID, c.DocID}
-	versions := s.docs[dk]
-	if versions == nil {
-		versions = map[int64]map[int32]*stored{}
-		s.docs[dk] = versions
+	tenant := s.docs[c.TenantID]
+	if tenant == nil {
+		tenant = map[string]*docState{}
+		s.docs[c.TenantID] = tenant
 	}
-	chunks := versions[c.DocVersion]
+	d := tenant[c.DocID]
+	if d == nil {
+		d = &docState{versions: map[int64]map[int32]*stored{}}
+		tenant[c.DocID] = d
+	}
+	chunks := d.versions[c.DocVersion]
 	if chunks == nil {
 		chunks = map[int32]*stored{}
-		versions[c.DocVersion] = chunks
+		d.versions[c.DocVersion] = chunks
 	}
 	if _, ok := chunks[c.ChunkIndex]; !ok {
-		s.live++
+		s.n++
 	}
 	chunks[c.ChunkIndex] = &stored{Chunk: c, norm: float32(math.Sqrt(n))}
+	if len(chunks) >= int(c.ChunkCount) && (!d.hasLive || c.DocVersion > d.live) {
+		d.live, d.hasLive = c.DocVersion, true
+		for v, old := range d.versions {
+			if v < c.DocVersion {
+				s.n -= len(old)
+				delete(d.versions, v)
+			}
+		}
+	}
 }
 
 func (s *Embedded) deleteVersion(tenant, doc string, version int64) {
-	dk := docKey{tenant, doc}
-	s.live -= len(s.docs[dk][version])
-	delete(s.docs[dk], version)
-	if len(s.docs[dk]) == 0 {
-		delete(s.docs, dk)
+	d := s.doc(tenant, doc)
+	if d == nil {
+		return
+	}
+	s.n -= len(d.versions[version])
+	delete(d.versions, version)
+	if d.hasLive && d.live == version {
+		d.hasLive = false
+	}
+	if len(d.versions) == 0 && !d.hasLive {
+		delete(s.docs[tenant], doc)
+		if len(s.docs[tenant]) == 0 {
+			delete(s.docs, tenant)
+		}
 	}
 }
 
-// newest returns the chunks of a document's newest version.
-func newest(versions map[int64]map[int32]*stored) map[int32]*stored {
-	var (
-		best  int64
-		found bool
-	)
-	for v := range versions {
-		if !found || v > best {
-			best, found = v, true
+// deleteDocument removes the versions up to upTo and keeps the tombstone.
+func (s *Embedded) deleteDocument(tenant, doc string, upTo int64) {
+	dk := docKey{tenant, doc}
+	if old, ok := s.deleted[dk]; !ok || upTo > old {
+		s.deleted[dk] = upTo
+	}
+	if d := s.doc(tenant, doc); d != nil {
+		for v := range d.versions {
+			if v <= upTo {
+				s.deleteVersion(tenant, doc, v)
+			}
+		}
+		if d.hasLive && d.live <= upTo {
+			s.deleteVersion(tenant, doc, d.live)
 		}
 	}
-	return versions[best]
 }
 
 func encodeOp(w *bytes.Buffer, o op) error {
@@ -231,17 +298,35 @@ func (s *Embedded) Upsert(_ context.Context, chunks []Chunk) error {
 	if len(chunks) == 0 {
 		return nil
 	}
-	ops := make([]op, len(chunks))
-	for i, c := range chunks {
-		ops[i] = op{Op: "put", Chunk: c}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	dim := s.dim
+	ops := make([]op, 0, len(chunks)+1)
+	for _, c := range chunks {
+		if dim == 0 {
+			dim = len(c.Vector)
+		}
+		if len(c.Vector) != dim {
+			return &DimensionError{Got: len(c.Vector), Want: dim, Op: "upsert"}
+		}
+		if s.accepts(c) { // apply checks again, after the chunks before it
+			ops = append(ops, op{Op: "put", Chunk: c})
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if s.dim == 0 {
+		ops = append([]op{{Op: "dim", Dim: dim}}, ops...)
+	}
 	if err := s.write(ops); err != nil {
 		return err
 	}
-	for _, c := range chunks {
-		s.apply(c)
+	s.dim = dim
+	for _, o := range ops {
+		if o.Op == "put" {
+			s.apply(o.Chunk)
+		}
 	}
 	return nil
 }
@@ -261,7 +346,7 @@ func (s *Embedded) DeleteVersion(_ context.Context, tenantID, docID string, vers
 func (s *Embedded) FailVersion(_ context.Context, tenantID, docID string, version int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	vk := verKey{docKey{tenantID, docID}, version}
+	vk := verKey{tenantID, docID, version}
 	if _, done := s.failed[vk]; done {
 		return nil
 	}
@@ -273,18 +358,36 @@ func (s *Embedded) FailVersion(_ context.Context, tenantID, docID string, versio
 	return nil
 }
 
+// DeleteDocument implements Store.
+func (s *Embedded) DeleteDocument(_ context.Context, tenantID, docID string, upTo int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.deleted[docKey{tenantID, docID}]; ok && old >= upTo && s.doc(tenantID, docID) == nil {
+		return nil
+	}
+	if err := s.write([]op{{Op: "deldoc", Chunk: Chunk{TenantID: tenantID, DocID: docID, DocVersion: upTo}}}); err != nil {
+		return err
+	}
+	s.deleteDocument(tenantID, docID, upTo)
+	return nil
+}
+
 // CountVersion implements Store.
 func (s *Embedded) CountVersion(_ context.Context, tenantID, docID string, version int64) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.docs[docKey{tenantID, docID}][version]), nil
+	d := s.doc(tenantID, docID)
+	if d == nil {
+		return 0, nil
+	}
+	return len(d.versions[version]), nil
 }
 
 // Len implements Store.
 func (s *Embedded) Len(context.Context) (int, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.live, nil
+	return s.n, nil
 }
 
 // Describe implements Store.
@@ -292,8 +395,8 @@ func (s *Embedded) Describe() string { return "embedded:" + s.dir }
 
 // Search implements Store.
 func (s *Embedded) Search(ctx context.Context, tenantID string, query []float32, k int) ([]Hit, error) {
-	if k < 1 {
-		return nil, fmt.Errorf("store: k must be at least 1, got %d", k)
+	if err := checkSearch(tenantID, query, k); err != nil {
+		return nil, err
 	}
 	var qn float64
 	for _, v := range query {
@@ -302,15 +405,15 @@ func (s *Embedded) Search(ctx context.Context, tenantID string, query []float32,
 	qnorm := float32(math.Sqrt(qn))
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.dim != 0 && len(query) != s.dim {
+		return nil, &DimensionError{Got: len(query), Want: s.dim, Op: "search"}
+	}
 	h := &hitHeap{}
-	for dk, versions := range s.docs {
-		if dk.tenant != tenantID {
+	for _, d := range s.docs[tenantID] {
+		if !d.hasLive {
 			continue
 		}
-		for _, c := range newest(versions) {
-			if len(c.Vector) != len(query) {
-				continue
-			}
+		for _, c := range d.versions[d.live] {
 			var dot float32
 			for i, v := range c.Vector {
 				dot += v * query[i]
@@ -334,20 +437,53 @@ func (s *Embedded) Search(ctx context.Context, tenantID string, query []float32,
 	return out, ctx.Err()
 }
 
+// checkSearch validates the arguments of Search common to every store.
+func checkSearch(tenantID string, query []float32, k int) error {
+	if tenantID == "" {
+		return errors.New("store: search needs a tenant")
+	}
+	if k < 1 {
+		return fmt.Errorf("store: k must be at least 1, got %d", k)
+	}
+	if len(query) == 0 {
+		return errors.New("store: empty query vector")
+	}
+	return nil
+}
+
 // compact rewrites the log with only the live chunks.
 func (s *Embedded) compact() error {
 	tmp := filepath.Join(s.dir, logName+".tmp")
 	var buf bytes.Buffer
+	entries := 0
+	if s.dim != 0 {
+		if err := encodeOp(&buf, op{Op: "dim", Dim: s.dim}); err != nil {
+			return err
+		}
+		entries++
+	}
 	for vk := range s.failed {
 		if err := encodeOp(&buf, op{Op: "fail", Chunk: Chunk{TenantID: vk.tenant, DocID: vk.doc, DocVersion: vk.version}}); err != nil {
 			return err
 		}
+		entries++
 	}
-	for _, versions := range s.docs {
-		for _, chunks := range versions {
-			for _, c := range chunks {
-				if err := encodeOp(&buf, op{Op: "put", Chunk: c.Chunk}); err != nil {
-					return err
+	for dk, upTo := range s.deleted {
+		if err := encodeOp(&buf, op{Op: "deldoc", Chunk: Chunk{TenantID: dk.tenant, DocID: dk.doc, DocVersion: upTo}}); err != nil {
+			return err
+		}
+		entries++
+	}
+	// Replaying the puts rebuilds the same searchable versions: a live
+	// version is complete, and what else is stored is newer and incomplete.
+	for _, docs := range s.docs {
+		for _, d := range docs {
+			for _, chunks := range d.versions {
+				for _, c := range chunks {
+					if err := encodeOp(&buf, op{Op: "put", Chunk: c.Chunk}); err != nil {
+						return err
+					}
+					entries++
 				}
 			}
 		}
@@ -369,7 +505,7 @@ func (s *Embedded) compact() error {
 	}
 	s.f.Close()
 	s.f = f
-	s.entries = s.live + len(s.failed)
+	s.entries = entries
 	return nil
 }
 

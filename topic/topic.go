@@ -73,7 +73,12 @@ func Pipeline(o Options) ([]Spec, error) {
 	}
 	var specs []Spec
 	for _, name := range event.Topics() {
-		specs = append(specs, Spec{Name: name, Partitions: o.Partitions, ReplicationFactor: o.ReplicationFactor, Configs: maps.Clone(configs)})
+		s := Spec{Name: name, Partitions: o.Partitions, ReplicationFactor: o.ReplicationFactor, Configs: maps.Clone(configs)}
+		if name == event.TopicRaw {
+			// Documents up to the inline limit travel in the record.
+			s.Configs["max.message.bytes"] = strconv.Itoa(event.RawMaxMessageBytes)
+		}
+		specs = append(specs, s)
 	}
 	return specs, nil
 }

@@ -3,6 +3,7 @@ package topic
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,8 +86,17 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(specs) != 5 {
-		t.Fatalf("%d specs", len(specs))
+	if len(specs) != len(event.Topics()) {
+		t.Fatalf("%d specs for %d pipeline topics", len(specs), len(event.Topics()))
+	}
+	for _, s := range specs {
+		mmb, ok := s.Configs["max.message.bytes"]
+		if s.Name == event.TopicRaw && mmb != strconv.Itoa(event.RawMaxMessageBytes) || s.Name != event.TopicRaw && ok {
+			t.Errorf("%s: max.message.bytes %q", s.Name, mmb)
+		}
+	}
+	if event.RawMaxMessageBytes <= event.RawInlineMax {
+		t.Errorf("max.message.bytes %d for inline documents of up to %d bytes", event.RawMaxMessageBytes, event.RawInlineMax)
 	}
 	s := specs[0]
 	if s.Partitions != 12 || s.ReplicationFactor != 3 || s.Configs["retention.ms"] != "604800000" ||

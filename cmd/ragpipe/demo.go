@@ -116,7 +116,11 @@ func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em e
 	if err != nil {
 		return err
 	}
-	ing := f.stage(cl)
+	ing, err := f.stage(cl)
+	if err != nil {
+		cl.Close()
+		return err
+	}
 	ing.Stderr = errw
 	sum, err := ing.Run(ctx, []string{corpus})
 	cl.Close()

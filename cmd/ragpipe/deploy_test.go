@@ -64,8 +64,9 @@ func list(o any) []any { l, _ := o.([]any); return l }
 
 func str(o any) string { s, _ := o.(string); return s }
 
-// envNames are the environment variables the binary reads: those named
-// in its flags' help texts, and the embedder's API key variables.
+// envNames are the environment variables the binary reads: every flag's
+// RAGPIPE_<FLAG>, those named in the flags' help texts, and the embedder's
+// API key variables.
 func envNames(root *cobra.Command) map[string]bool {
 	names := map[string]bool{embed.EnvAPIKey: true, embed.EnvOpenAIAPIKey: true}
 	re := regexp.MustCompile(`RAGPIPE_[A-Z0-9_]+`)
@@ -73,6 +74,7 @@ func envNames(root *cobra.Command) map[string]bool {
 	walk = func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
 			fs.VisitAll(func(f *pflag.Flag) {
+				names[envName(f.Name)] = true
 				for _, n := range re.FindAllString(f.Usage, -1) {
 					names[n] = true
 				}

@@ -14,7 +14,7 @@ func newIndexCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "index",
-		Short: "Index vectors: chunks.embedded → vector store + vectors.indexed; documents.failed removes failed versions",
+		Short: "Index vectors: chunks.embedded → vector store + vectors.indexed; documents.failed and documents.deleted remove versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dsn == "" {
@@ -29,6 +29,6 @@ func newIndexCmd(g *globals) *cobra.Command {
 		},
 	}
 	w.register(cmd, stage.IndexGroup, stage.IndexBatchSize)
-	cmd.Flags().StringVar(&dsn, "store", "", "vector store: a directory for the embedded store (default DATA/store)")
+	cmd.Flags().StringVar(&dsn, "store", "", "vector store: a directory (embedded store, default DATA/store) or postgres://… (PostgreSQL with pgvector; several index workers may share it)")
 	return cmd
 }

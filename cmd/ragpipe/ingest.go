@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -23,6 +24,10 @@ type ingestFlags struct {
 	maxTokens   int
 	overlap     int
 	maxFileSize int64
+	encoding    string
+	tokenizer   string
+	source      string
+	sync        bool
 }
 
 func (f *ingestFlags) register(cmd *cobra.Command) {
@@ -31,26 +36,52 @@ func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.maxTokens, "max-tokens", ingest.DefaultMaxTokens, "token budget of a chunk")
 	fl.IntVar(&f.overlap, "overlap", ingest.DefaultOverlapTokens, "tokens repeated between consecutive chunks of a section")
 	fl.Int64Var(&f.maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to ingest, in bytes")
+	fl.StringVar(&f.encoding, "encoding", "", "character encoding of text and HTML files, e.g. windows-1252, iso-8859-15, utf-16le (default: detect)")
+	fl.StringVar(&f.tokenizer, "tokenizer", "", "Hugging Face tokenizer.json of the embedding model: --max-tokens and --overlap count its tokens, special tokens included (default: a fast estimate)")
+	fl.StringVar(&f.source, "source", "", "name a source: doc_id becomes NAME/<path relative to the source's root>, the root being the folder of its first ingest (remembered in DATA/sources.json), and versions change only when the content does")
+	fl.BoolVar(&f.sync, "sync", false, "with --source: delete (documents.deleted) the source's documents under PATH that are no longer on disk")
 }
 
-func (f *ingestFlags) stage(cl *kgo.Client) *stage.Ingest {
-	return &stage.Ingest{
+// stage returns the ingest stage the flags describe, with the tokenizer
+// loaded and the settings checked.
+func (f *ingestFlags) stage(cl *kgo.Client) (*stage.Ingest, error) {
+	s := &stage.Ingest{
 		Client: cl, Tenant: f.tenant,
-		Loader:  ingest.Loader{MaxBytes: f.maxFileSize},
+		Loader:  ingest.Loader{MaxBytes: f.maxFileSize, Encoding: f.encoding},
 		Chunker: ingest.Chunker{MaxTokens: f.maxTokens, OverlapTokens: f.overlap},
 	}
+	if f.tokenizer != "" {
+		tk, err := ingest.LoadTokenizer(f.tokenizer)
+		if err != nil {
+			return nil, err
+		}
+		s.Chunker.Tokenizer = tk
+	}
+	if err := s.Loader.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.Chunker.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func newIngestCmd(g *globals) *cobra.Command {
 	var f ingestFlags
 	cmd := &cobra.Command{
 		Use:   "ingest [flags] PATH...",
-		Short: "Parse and chunk files (Markdown, text, HTML) onto documents.parsed",
+		Short: "Parse and chunk files (Markdown, text, HTML, PDF, DOCX, ODT, ...) onto documents.parsed",
 		Long: `Walks files and folders; each file becomes a document whose doc_id is its path
-relative to the PATH argument. Files are chunked by headings and paragraphs within a
-token budget, and one ChunkParsed per chunk is produced in order. A file that cannot be
-read or parsed is reported on stderr and as a DocumentFailed, and ingest goes on; it
-then exits with status 2 (the rest was ingested).`,
+relative to the PATH argument. Formats: Markdown, plain text, HTML, reStructuredText,
+AsciiDoc, PDF, DOCX and ODT, by extension, and files without one by their content.
+Text in UTF-8, UTF-16 or Latin-1 is detected (HTML by its declared charset);
+--encoding names another. Files are chunked by headings and paragraphs within a token
+budget, and one ChunkParsed per chunk is produced in order, with the document's
+metadata (front matter, document properties, and the page of PDF chunks). With
+--tokenizer, chunk sizes are counted in the embedding model's own tokens, so that no
+chunk is over its input limit. A file that cannot be read or parsed is reported on
+stderr and as a DocumentFailed, and ingest goes on; it then exits with status 2
+(the rest was ingested).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -63,12 +94,46 @@ then exits with status 2 (the rest was ingested).`,
 				return err
 			}
 			defer cl.Close()
-			s := f.stage(cl)
+			s, err := f.stage(cl)
+			if err != nil {
+				return err
+			}
+			if f.sync && f.source == "" {
+				return errors.New("--sync needs --source: only a named source knows its documents")
+			}
+			var src *stage.Source
+			if f.source != "" {
+				srcs, err := stage.OpenSources(filepath.Join(g.data, "sources.json"))
+				if err != nil {
+					return err
+				}
+				defer srcs.Close()
+				src, err = srcs.Source(f.tenant, f.source, args)
+				if err != nil {
+					return err
+				}
+				s.DocID, s.Version = src.DocID, src.Version
+				// Saved whatever the outcome: a version remembered but not
+				// published is published again, unchanged, by the next run.
+				defer func() {
+					if err := srcs.Save(); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "ragpipe ingest: %v\n", err)
+					}
+				}()
+			}
 			s.Stderr = cmd.ErrOrStderr()
 			stop := progress(ctx, cmd.ErrOrStderr(), s, args)
 			sum, err := s.Run(ctx, args)
 			stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "ingested %d document(s), %d chunk(s); %d file(s) failed\n", sum.Documents, sum.Chunks, sum.Failed)
+			if f.sync {
+				if err != nil {
+					// A path that could not be walked would look deleted.
+					fmt.Fprintln(cmd.ErrOrStderr(), "ragpipe ingest: --sync skipped: the ingest did not complete")
+				} else if err = syncDeletes(ctx, cmd.OutOrStdout(), cl, f.tenant, src, args); err != nil {
+					return err
+				}
+			}
 			return ingestResult(sum, err)
 		},
 	}
@@ -87,6 +152,22 @@ func ingestResult(sum stage.IngestSummary, err error) error {
 	case sum.Failed > 0:
 		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("%d file(s) failed; the rest were ingested", sum.Failed)}
 	}
+	return nil
+}
+
+// syncDeletes deletes the source's documents under paths that the ingest
+// did not see.
+func syncDeletes(ctx context.Context, w io.Writer, cl *kgo.Client, tenant string, src *stage.Source, paths []string) error {
+	gone, err := src.Missing(paths)
+	if err != nil {
+		return err
+	}
+	if len(gone) > 0 {
+		if err := publishDeletes(ctx, cl, tenant, "sync", gone); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "deleted %d document(s) no longer on disk\n", len(gone))
 	return nil
 }
 

@@ -14,14 +14,18 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	brokers  string
-	tls      bool
-	tlsCA    string
-	saslMech string
-	saslUser string
-	saslPass string
-	logLevel string
-	data     string
+	brokers   string
+	tls       bool
+	tlsCA     string
+	tlsCert   string
+	tlsKey    string
+	saslMech  string
+	saslUser  string
+	saslPass  string
+	logLevel  string
+	logFormat string
+	config    string
+	data      string
 }
 
 func newRootCmd() *cobra.Command {
@@ -42,12 +46,23 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 	pf.StringVar(&g.brokers, "brokers", envOr("RAGPIPE_BROKERS", "127.0.0.1:9092"), "Kafka seed brokers, comma-separated (env RAGPIPE_BROKERS)")
 	pf.BoolVar(&g.tls, "tls", envBool("RAGPIPE_TLS"), "connect with TLS (env RAGPIPE_TLS)")
 	pf.StringVar(&g.tlsCA, "tls-ca", os.Getenv("RAGPIPE_TLS_CA"), "PEM CA bundle for TLS (env RAGPIPE_TLS_CA)")
+	pf.StringVar(&g.tlsCert, "tls-cert", os.Getenv("RAGPIPE_TLS_CERT"), "PEM client certificate for brokers that require one (env RAGPIPE_TLS_CERT)")
+	pf.StringVar(&g.tlsKey, "tls-key", os.Getenv("RAGPIPE_TLS_KEY"), "PEM key of --tls-cert (env RAGPIPE_TLS_KEY)")
 	pf.StringVar(&g.saslMech, "sasl-mechanism", os.Getenv("RAGPIPE_SASL_MECHANISM"), "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env RAGPIPE_SASL_MECHANISM)")
 	pf.StringVar(&g.saslUser, "sasl-user", os.Getenv("RAGPIPE_SASL_USER"), "SASL user (env RAGPIPE_SASL_USER)")
 	pf.StringVar(&g.saslPass, "sasl-password", "", "SASL password (prefer env RAGPIPE_SASL_PASSWORD)")
-	pf.StringVar(&g.logLevel, "log-level", envOr("RAGPIPE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env RAGPIPE_LOG_LEVEL)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error (env RAGPIPE_LOG_LEVEL)")
+	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (env RAGPIPE_LOG_FORMAT)")
+	pf.StringVar(&g.config, "config", "", "YAML configuration file: global flags at the top, a command's flags under its name (env RAGPIPE_CONFIG); flags override env RAGPIPE_<FLAG>, which overrides the file")
 	pf.StringVar(&g.data, "data", envOr("RAGPIPE_DATA", defaultDataDir()), "data folder (embedded vector store, embedded broker data) (env RAGPIPE_DATA)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		path := g.config
+		if !cmd.Flags().Changed("config") {
+			path = os.Getenv("RAGPIPE_CONFIG")
+		}
+		if err := loadSources(cmd, path); err != nil {
+			return err
+		}
 		return g.setupLogging(cmd)
 	}
 	root.AddCommand(
@@ -58,7 +73,10 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		newEmbedCmd(g),
 		newIndexCmd(g),
 		newSearchCmd(g),
+		newDeleteCmd(g),
 		newGpusimCmd(),
+		newConfigCmd(),
+		newVersionCmd(),
 	)
 	return root
 }
@@ -68,7 +86,15 @@ func (g *globals) setupLogging(cmd *cobra.Command) error {
 	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl})))
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch g.logFormat {
+	case "text":
+		slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)))
+	case "json":
+		slog.SetDefault(slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)))
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	}
 	return nil
 }
 
@@ -79,7 +105,7 @@ func (g *globals) kafka() broker.Config {
 		pass = os.Getenv("RAGPIPE_SASL_PASSWORD")
 	}
 	return broker.Config{
-		Brokers: broker.ParseBrokers(g.brokers), TLS: g.tls, TLSCAFile: g.tlsCA,
+		Brokers: broker.ParseBrokers(g.brokers), TLS: g.tls, TLSCAFile: g.tlsCA, TLSCertFile: g.tlsCert, TLSKeyFile: g.tlsKey,
 		SASLMechanism: g.saslMech, SASLUser: g.saslUser, SASLPassword: pass,
 	}
 }

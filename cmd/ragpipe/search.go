@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,20 +14,42 @@ import (
 	"github.com/ragpipe/ragpipe/store"
 )
 
+// searchOptions configures one search.
+type searchOptions struct {
+	Tenant string
+	Query  string
+	K      int
+	// MinScore drops hits scoring below it (cosine similarity, -1..1).
+	MinScore float64
+	// JSON prints one JSON document instead of text.
+	JSON bool
+}
+
 func newSearchCmd(g *globals) *cobra.Command {
 	var (
-		ef     embedderFlags
-		tenant string
-		k      int
-		dsn    string
+		ef  embedderFlags
+		o   searchOptions
+		dsn string
 	)
 	cmd := &cobra.Command{
 		Use:   "search [flags] QUERY",
 		Short: "Search the indexed chunks (embeds the query with the same embedder)",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Search one tenant's indexed chunks: the query is embedded with the same embedder
+the index was built with and compared by cosine similarity. Each document answers
+from its newest complete version only.
+
+--json prints one JSON object for scripts:
+  {"query": "...", "tenant": "...", "k": 5, "min_score": 0, "hits": [
+    {"rank": 1, "score": 0.83, "tenant_id": "...", "doc_id": "...", "doc_version": 1712345678901,
+     "chunk_index": 0, "chunk_count": 3, "text": "...", "title": "...", "source": "...",
+     "heading": "...", "model": "..."}]}`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dsn == "" {
 				dsn = g.storeDir()
+			}
+			if math.IsNaN(o.MinScore) || o.MinScore < -1 || o.MinScore > 1 {
+				return fmt.Errorf("--min-score must be between -1 and 1, got %v", o.MinScore)
 			}
 			em, err := ef.open(cmd.Context())
 			if err != nil {
@@ -36,27 +60,65 @@ func newSearchCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			return search(cmd.Context(), cmd.OutOrStdout(), em, st, tenant, strings.Join(args, " "), k)
+			o.Query = strings.Join(args, " ")
+			return runSearch(cmd.Context(), cmd.OutOrStdout(), em, st, o)
 		},
 	}
 	ef.register(cmd)
-	cmd.Flags().StringVar(&tenant, "tenant", "default", "tenant to search")
-	cmd.Flags().IntVar(&k, "k", 5, "number of results")
-	cmd.Flags().StringVar(&dsn, "store", "", "vector store (default DATA/store)")
+	f := cmd.Flags()
+	f.StringVar(&o.Tenant, "tenant", "default", "tenant to search (a search never sees another tenant's chunks)")
+	f.IntVar(&o.K, "k", 5, "number of results")
+	f.Float64Var(&o.MinScore, "min-score", -1, "drop results whose cosine similarity is below this (-1..1)")
+	f.BoolVar(&o.JSON, "json", false, "print the results as one JSON object")
+	f.StringVar(&dsn, "store", "", "vector store: a directory (embedded store, default DATA/store) or postgres://… (PostgreSQL with pgvector)")
 	return cmd
 }
 
-// search prints the k best chunks for query.
+// search prints the k best chunks for query as text.
 func search(ctx context.Context, w io.Writer, em embed.Embedder, st store.Store, tenant, query string, k int) error {
-	vecs, err := em.Embed(ctx, []string{query})
+	return runSearch(ctx, w, em, st, searchOptions{Tenant: tenant, Query: query, K: k, MinScore: -1})
+}
+
+type jsonHit struct {
+	Rank  int     `json:"rank"`
+	Score float32 `json:"score"`
+	store.Chunk
+}
+
+type jsonResult struct {
+	Query    string    `json:"query"`
+	Tenant   string    `json:"tenant"`
+	K        int       `json:"k"`
+	MinScore float64   `json:"min_score"`
+	Hits     []jsonHit `json:"hits"`
+}
+
+func runSearch(ctx context.Context, w io.Writer, em embed.Embedder, st store.Store, o searchOptions) error {
+	vecs, err := em.Embed(ctx, []string{o.Query})
 	if err != nil {
 		return fmt.Errorf("embedding the query: %w", err)
 	}
-	hits, err := st.Search(ctx, tenant, vecs[0], k)
+	hits, err := st.Search(ctx, o.Tenant, vecs[0], o.K)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "search %q (tenant %s): %d result(s)\n", query, tenant, len(hits))
+	kept := hits[:0]
+	for _, h := range hits {
+		if float64(h.Score) >= o.MinScore {
+			kept = append(kept, h)
+		}
+	}
+	hits = kept
+	if o.JSON {
+		res := jsonResult{Query: o.Query, Tenant: o.Tenant, K: o.K, MinScore: o.MinScore, Hits: []jsonHit{}}
+		for i, h := range hits {
+			res.Hits = append(res.Hits, jsonHit{Rank: i + 1, Score: h.Score, Chunk: h.Chunk})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(w, "search %q (tenant %s): %d result(s)\n", o.Query, o.Tenant, len(hits))
 	for i, h := range hits {
 		fmt.Fprintf(w, "%2d. %.3f  %s  chunk %d/%d", i+1, h.Score, h.DocID, h.ChunkIndex, h.ChunkCount)
 		if h.Heading != "" {

@@ -22,11 +22,13 @@ func newTopicsCmd(g *globals) *cobra.Command {
 	apply := &cobra.Command{
 		Use:   "apply",
 		Short: "Create the pipeline's topics, or check them and report drift",
-		Long: `Creates documents.parsed, chunks.embedded, vectors.indexed, documents.failed and
-documents.dlq with production defaults (12 partitions, replication factor 3,
-retention.ms 604800000, cleanup.policy delete, min.insync.replicas 2), or checks
-existing ones. Existing topics are never changed; differences are reported as drift,
-and apply then exits with status 3 unless --allow-drift is given.`,
+		Long: `Creates documents.raw, documents.parsed, chunks.embedded, vectors.indexed,
+documents.failed, documents.dlq and documents.deleted with production defaults (12
+partitions, replication factor 3, retention.ms 604800000, cleanup.policy delete,
+min.insync.replicas 2; documents.raw also max.message.bytes 5242880, for raw
+documents of up to 4 MiB inline), or checks existing ones. Existing topics are never
+changed; differences are reported as drift, and apply then exits with status 3
+unless --allow-drift is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			specs, err := topic.Pipeline(o)

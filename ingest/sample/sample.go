@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 )
 
+//go:generate go run ./internal/genpdf corpus/operations/on-call-handbook.pdf
+
 // corpus is the embedded tree. embed.FS is immutable.
 //
 //go:embed corpus

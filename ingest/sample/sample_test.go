@@ -20,7 +20,7 @@ func TestFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exts[".md"] < 30 || exts[".md"] > 40 || exts[".txt"] < 2 || exts[".html"]+exts[".htm"] < 1 {
+	if exts[".md"] < 30 || exts[".md"] > 40 || exts[".txt"] < 2 || exts[".html"]+exts[".htm"] < 1 || exts[".pdf"] != 1 {
 		t.Errorf("files by extension: %v", exts)
 	}
 	if _, err := fs.Stat(FS(), "kafka/offsets-and-commits.md"); err != nil {

@@ -66,12 +66,32 @@ func TestFieldContract(t *testing.T) {
 6 dimensions int32
 7 store string
 8 indexed_at google.protobuf.Timestamp`,
+		"ragpipe.v1.DocumentRaw": `
+1 tenant_id string
+2 doc_id string
+3 doc_version int64
+4 media_type string
+5 source string
+6 content_hash string
+7 content_size int64
+8 metadata map<string,string>
+9 content bytes
+10 content_ref string
+11 submitted_at google.protobuf.Timestamp`,
+		"ragpipe.v1.DocumentDeleted": `
+1 tenant_id string
+2 doc_id string
+3 doc_version int64
+4 reason string
+5 deleted_at google.protobuf.Timestamp`,
 	}
 	msgs := []proto.Message{
 		&ragpipev1.ChunkParsed{},
 		&ragpipev1.ChunkEmbedded{},
 		&ragpipev1.DocumentFailed{},
 		&ragpipev1.DocumentIndexed{},
+		&ragpipev1.DocumentRaw{},
+		&ragpipev1.DocumentDeleted{},
 	}
 	if len(msgs) != len(want) {
 		t.Fatalf("test lists %d messages, want %d", len(msgs), len(want))
@@ -93,6 +113,8 @@ func TestFileCount(t *testing.T) {
 		ragpipev1.File_ragpipe_v1_chunk_embedded_proto,
 		ragpipev1.File_ragpipe_v1_document_failed_proto,
 		ragpipev1.File_ragpipe_v1_document_indexed_proto,
+		ragpipev1.File_ragpipe_v1_document_raw_proto,
+		ragpipev1.File_ragpipe_v1_document_deleted_proto,
 	}
 	n := 0
 	for _, f := range files {
@@ -101,8 +123,8 @@ func TestFileCount(t *testing.T) {
 		}
 		n += f.Messages().Len()
 	}
-	if n != 4 {
-		t.Errorf("%d messages, want 4", n)
+	if n != 6 {
+		t.Errorf("%d messages, want 6", n)
 	}
 }
 
