@@ -10,7 +10,8 @@
 //     demo's stages) never collide.
 //  2. Names follow Prometheus conventions: the ragpipe_ prefix, base units
 //     (_seconds, _bytes), counters end in _total. Labels are drawn from
-//     stage, topic, partition, endpoint, class, counted and state. Names
+//     stage, topic, partition, endpoint, class and counted (and kprom's
+//     node_id on ragpipe_kafka_*). Names
 //     lists every name a Metrics registers, and the README and the Grafana
 //     dashboard (deploy/grafana) use only those (tests check both).
 //  3. Gauges that describe state the engine or the pool already keeps
