@@ -36,9 +36,7 @@ func secure(t *testing.T) secureCluster {
 
 // runEnv runs ragpipe with extra environment variables and returns its
 // combined output, its error and how long it took.
-//
-//lint:ignore ST1008 the duration is an extra result read after the error
-func runEnv(t *testing.T, timeout time.Duration, env []string, args ...string) (string, error, time.Duration) {
+func runEnv(t *testing.T, timeout time.Duration, env []string, args ...string) (string, time.Duration, error) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -54,7 +52,7 @@ func runEnv(t *testing.T, timeout time.Duration, env []string, args ...string) (
 		<-done
 		t.Fatalf("ragpipe %s did not finish within %s:\n%s", strings.Join(args, " "), timeout, out)
 	}
-	return string(out), err, time.Since(start)
+	return string(out), time.Since(start), err
 }
 
 // SASL/SCRAM-SHA-512 over TLS with the right credentials: the pipeline
@@ -67,14 +65,14 @@ func TestSCRAMOverTLSEndToEnd(t *testing.T) {
 	env := []string{"RAGPIPE_BROKERS=" + c.sasl, "RAGPIPE_TLS_CA=" + filepath.Join(c.tlsDir, "ca.pem"),
 		"RAGPIPE_SASL_MECHANISM=SCRAM-SHA-512", "RAGPIPE_SASL_USER=alice", "RAGPIPE_SASL_PASSWORD=" + c.scramPass}
 	var outputs []string
-	out, err, _ := runEnv(t, time.Minute, env, "topics", "apply", "--partitions", "3", "--replication-factor", "1")
+	out, _, err := runEnv(t, time.Minute, env, "topics", "apply", "--partitions", "3", "--replication-factor", "1")
 	if err != nil {
 		t.Fatalf("topics apply over SASL_SSL: %v\n%s", err, out)
 	}
 	outputs = append(outputs, out)
 	corpus := t.TempDir()
 	writeSyntheticCorpus(t, corpus, 5, 8)
-	out, err, _ = runEnv(t, time.Minute, env, "ingest", corpus)
+	out, _, err = runEnv(t, time.Minute, env, "ingest", corpus)
 	if err != nil {
 		t.Fatalf("ingest over SASL_SSL: %v\n%s", err, out)
 	}
@@ -108,11 +106,11 @@ func TestPLAINAndClientCertificate(t *testing.T) {
 	c := secure(t)
 	ca := filepath.Join(c.tlsDir, "ca.pem")
 	plain := []string{"RAGPIPE_SASL_PASSWORD=" + c.plainPass}
-	if out, err, _ := runEnv(t, time.Minute, plain, "topics", "apply", "--brokers", c.sasl, "--tls-ca", ca,
+	if out, _, err := runEnv(t, time.Minute, plain, "topics", "apply", "--brokers", c.sasl, "--tls-ca", ca,
 		"--sasl-mechanism", "PLAIN", "--sasl-user", "bob", "--replication-factor", "1"); err != nil {
 		t.Fatalf("topics apply with SASL/PLAIN: %v\n%s", err, out)
 	}
-	if out, err, _ := runEnv(t, time.Minute, nil, "topics", "apply", "--brokers", c.mtls, "--tls-ca", ca,
+	if out, _, err := runEnv(t, time.Minute, nil, "topics", "apply", "--brokers", c.mtls, "--tls-ca", ca,
 		"--tls-cert", filepath.Join(c.tlsDir, "client.crt"), "--tls-key", filepath.Join(c.tlsDir, "client.key"),
 		"--replication-factor", "1"); err != nil {
 		t.Fatalf("topics apply with a client certificate: %v\n%s", err, out)
@@ -143,7 +141,7 @@ func TestSecureClusterRefusalsAreClear(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err, took := runEnv(t, 30*time.Second, tc.env, append([]string{"topics", "apply", "--replication-factor", "1"}, tc.args...)...)
+			out, took, err := runEnv(t, 30*time.Second, tc.env, append([]string{"topics", "apply", "--replication-factor", "1"}, tc.args...)...)
 			if err == nil {
 				t.Fatalf("succeeded:\n%s", out)
 			}

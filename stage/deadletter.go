@@ -23,6 +23,11 @@ type docRef struct {
 // refOf reads what it can of a record: the value when it decodes, else the
 // key alone.
 func refOf(rec *kgo.Record) docRef {
+	if rec.Topic == event.TopicRaw {
+		if m, err := event.DecodeDocumentRaw(rec); err == nil {
+			return docRef{m.GetTenantId(), m.GetDocId(), m.GetDocVersion(), 0, m.GetSource(), false}
+		}
+	}
 	if m, err := event.DecodeChunkParsed(rec); err == nil {
 		return docRef{m.GetTenantId(), m.GetDocId(), m.GetDocVersion(), m.GetChunkIndex(), m.GetSource(), true}
 	}

@@ -14,8 +14,8 @@ const (
 	// exitFailure: the command failed (bad flags or arguments, an
 	// unreachable broker, a fatal worker error); the error is on stderr.
 	exitFailure = 1
-	// exitSomeFailed: ingest ingested what it could, but some files
-	// failed (each reported on stderr and as a DocumentFailed).
+	// exitSomeFailed: ingest (or submit) took what it could, but some
+	// files or paths failed (each reported on stderr).
 	exitSomeFailed = 2
 	// exitDrift: topics apply found existing topics that differ from the
 	// spec (left as they are); --allow-drift makes this exitOK.

@@ -141,16 +141,20 @@ stderr and as a DocumentFailed, and ingest goes on; it then exits with status 2
 	return cmd
 }
 
-// ingestResult is ingest's outcome for the exit code: exitSomeFailed when
-// a file or a path failed and everything else was ingested.
-func ingestResult(sum stage.IngestSummary, err error) error {
+// ingestResult is ingest's outcome for the exit code (see someFailed).
+func ingestResult(sum stage.IngestSummary, err error) error { return someFailed(sum.Failed, err) }
+
+// someFailed is the outcome of a command that reads files (ingest,
+// submit): exitSomeFailed when a file or a path failed and everything else
+// went through, err itself when the command failed.
+func someFailed(failed int, err error) error {
 	switch {
 	case errors.Is(err, stage.ErrSomePathsFailed):
-		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("some paths could not be read and %d file(s) failed; the rest were ingested", sum.Failed)}
+		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("some paths or files failed (%d file(s)); the rest went through", failed)}
 	case err != nil:
 		return err
-	case sum.Failed > 0:
-		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("%d file(s) failed; the rest were ingested", sum.Failed)}
+	case failed > 0:
+		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("%d file(s) failed; the rest went through", failed)}
 	}
 	return nil
 }
@@ -173,12 +177,12 @@ func syncDeletes(ctx context.Context, w io.Writer, cl *kgo.Client, tenant string
 
 // producer returns a client for producing pipeline records: idempotent,
 // acks from all in-sync replicas (franz-go's defaults).
-func producer(kc broker.Config) (*kgo.Client, error) {
+func producer(kc broker.Config, extra ...kgo.Opt) (*kgo.Client, error) {
 	opts, err := kc.Opts()
 	if err != nil {
 		return nil, err
 	}
-	return kgo.NewClient(append(opts, kgo.ProducerLinger(5*time.Millisecond))...)
+	return kgo.NewClient(append(append(opts, kgo.ProducerLinger(5*time.Millisecond)), extra...)...)
 }
 
 // progress shows a progress bar on a terminal.

@@ -70,6 +70,8 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		newBrokerCmd(g),
 		newTopicsCmd(g),
 		newIngestCmd(g),
+		newSubmitCmd(g),
+		newParseCmd(g),
 		newEmbedCmd(g),
 		newIndexCmd(g),
 		newSearchCmd(g),

@@ -1,0 +1,157 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ragpipe/ragpipe/blob"
+	"github.com/ragpipe/ragpipe/event"
+	"github.com/ragpipe/ragpipe/ingest"
+	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
+)
+
+// Submit publishes files unparsed, one DocumentRaw per file on
+// documents.raw, for the parse stage: content inline up to
+// event.RawInlineMax bytes, larger content in Blobs with a reference.
+// Document ids and versions follow the ingest stage's rules (the path
+// relative to the walked root; the modification time in Unix ms).
+type Submit struct {
+	Client *kgo.Client
+	Tenant string
+	// Blobs holds contents over event.RawInlineMax; nil refuses them.
+	Blobs blob.Store
+	// MaxBytes is the largest file submitted (default ingest.DefaultMaxBytes).
+	MaxBytes int64
+	// Stderr receives one line per file that could not be submitted.
+	Stderr io.Writer
+}
+
+// SubmitSummary counts what Run did.
+type SubmitSummary struct {
+	Files, Submitted, Blobs, Failed int
+	Bytes                           int64
+}
+
+// Run submits every file under roots and waits until every record is
+// acknowledged. A file that cannot be read is reported and skipped; a
+// root that cannot be walked makes Run return ErrSomePathsFailed after the
+// others.
+func (s *Submit) Run(ctx context.Context, roots []string) (SubmitSummary, error) {
+	if s.Stderr == nil {
+		s.Stderr = os.Stderr
+	}
+	maxBytes := s.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = ingest.DefaultMaxBytes
+	}
+	var (
+		sum      SubmitSummary
+		mu       sync.Mutex
+		firstErr error
+	)
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+	}
+	walkFailed := false
+	for _, root := range roots {
+		err := ingest.Walk(ctx, root, func(f ingest.File) error {
+			sum.Files++
+			n, inBlob, err := s.file(ctx, f, maxBytes, promise)
+			if err != nil {
+				sum.Failed++
+				fmt.Fprintf(s.Stderr, "ragpipe submit: %s: %v\n", f.DocID, err)
+				return ctx.Err()
+			}
+			sum.Submitted++
+			sum.Bytes += n
+			if inBlob {
+				sum.Blobs++
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return sum, ctx.Err()
+			}
+			walkFailed = true
+			fmt.Fprintf(s.Stderr, "ragpipe submit: %v\n", err)
+		}
+	}
+	if err := s.Client.Flush(ctx); err != nil {
+		return sum, fmt.Errorf("submit: waiting for acknowledgements: %w", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if firstErr != nil {
+		return sum, fmt.Errorf("submit: producing: %w", firstErr)
+	}
+	if walkFailed || sum.Failed > 0 {
+		return sum, ErrSomePathsFailed
+	}
+	return sum, nil
+}
+
+func (s *Submit) file(ctx context.Context, f ingest.File, maxBytes int64, promise func(*kgo.Record, error)) (int64, bool, error) {
+	info, err := os.Stat(f.Path)
+	if err != nil {
+		return 0, false, err
+	}
+	if info.Size() > maxBytes {
+		return 0, false, fmt.Errorf("%d bytes, over --max-file-size %d", info.Size(), maxBytes)
+	}
+	data, err := os.ReadFile(f.Path)
+	if err != nil {
+		return 0, false, err
+	}
+	mt, _ := ingest.MediaTypeOf(f.Path)
+	if mt == "" {
+		mt, _ = ingest.SniffMediaType(data)
+	}
+	m := &ragpipev1.DocumentRaw{
+		TenantId: s.Tenant, DocId: f.DocID, DocVersion: info.ModTime().UnixMilli(),
+		MediaType: mt, Source: f.Path, ContentHash: "sha256:" + ingest.ContentHash(string(data)),
+		ContentSize: int64(len(data)), SubmittedAt: timestamppb.New(time.Now()),
+	}
+	inBlob := len(data) > event.RawInlineMax
+	if inBlob {
+		if s.Blobs == nil {
+			return 0, false, fmt.Errorf("%d bytes, over the %d inline on documents.raw, and no blob store (--blobs)", len(data), event.RawInlineMax)
+		}
+		ref, err := s.Blobs.Put(ctx, data)
+		if err != nil {
+			return 0, false, err
+		}
+		m.Body = &ragpipev1.DocumentRaw_ContentRef{ContentRef: ref}
+	} else {
+		m.Body = &ragpipev1.DocumentRaw_Content{Content: data}
+	}
+	rec, err := event.NewRecord(event.TopicRaw, event.Key(s.Tenant, f.DocID), m)
+	if err != nil {
+		return 0, false, err
+	}
+	s.Client.Produce(ctx, rec, promise)
+	return int64(len(data)), inBlob, nil
+}
+
+// mediaOrName is the name a raw document is parsed under: its source path,
+// or its document id when it has none.
+func mediaOrName(m *ragpipev1.DocumentRaw) string {
+	if src := m.GetSource(); src != "" && !strings.HasSuffix(src, "/") {
+		return src
+	}
+	return m.GetDocId()
+}
