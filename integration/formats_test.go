@@ -45,8 +45,8 @@ func TestIngestFormatsOnKafka(t *testing.T) {
 		}
 	}
 	out, stderr, err := run(t, 2*time.Minute, "ingest", "--brokers", brokers, dir)
-	if err != nil {
-		t.Fatalf("ingest: %v\n%s\n%s", err, out, stderr)
+	if code := exitStatus(err); code != 2 {
+		t.Fatalf("ingest with two bad files: exit %d (%v), want 2 (some failed, the rest ingested)\n%s\n%s", code, err, out, stderr)
 	}
 	for _, want := range []string{"truncated.pdf", "truncated PDF", "letter.docx", "not a zip archive"} {
 		if !strings.Contains(stderr, want) {

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -110,6 +111,19 @@ func run(t *testing.T, timeout time.Duration, args ...string) (string, string, e
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	return out.String(), errb.String(), err
+}
+
+// exitStatus is a process's exit code from run's error (0 for nil, -1 when
+// it did not exit).
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
 }
 
 // mustRun runs ragpipe and fails the test on a non-zero exit.

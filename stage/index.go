@@ -85,7 +85,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
 			Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
 			Metadata: m.GetMetadata(),
-			Vector: m.GetVector(), Delivery: event.Delivery(r),
+			Vector:   m.GetVector(), Delivery: event.Delivery(r),
 		})
 	}
 	for j, f := range failed {

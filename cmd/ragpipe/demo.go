@@ -33,6 +33,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var (
 		ef      embedderFlags
 		f       ingestFlags
+		mf      metricsFlags
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
@@ -57,7 +58,7 @@ is indexed, then runs three example searches. Data goes to a temporary folder un
 			if !cmd.Flags().Changed("log-level") {
 				slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 			}
-			em, err := ef.open()
+			em, err := ef.open(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -72,16 +73,23 @@ is indexed, then runs three example searches. Data goes to a temporary folder un
 			}
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			return runDemo(ctx, out, cmd.ErrOrStderr(), data, corpus, em, f)
+			obs, err := mf.start(ctx)
+			if err != nil {
+				return err
+			}
+			defer obs.stop()
+			obs.pool(em)
+			return runDemo(ctx, out, cmd.ErrOrStderr(), data, corpus, em, f, obs)
 		},
 	}
 	ef.register(cmd)
 	f.register(cmd)
+	mf.register(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
 	return cmd
 }
 
-func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em embed.Embedder, f ingestFlags) error {
+func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em embed.Embedder, f ingestFlags, obs *observer) error {
 	start := time.Now()
 	b, err := broker.StartEmbedded(broker.EmbeddedConfig{DataDir: filepath.Join(data, "broker")})
 	if err != nil {
@@ -130,7 +138,12 @@ func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em e
 	}
 	defer st.Close()
 	newEngine := func(w stage.Worker) (*engine.Engine, error) {
-		return engine.New(w.Configure(engine.Config{ClientOpts: opts, Logger: slog.Default(), DrainTimeout: 5 * time.Second}))
+		cfg, bind := obs.stage(w.Name, w.Configure(engine.Config{ClientOpts: opts, Logger: slog.Default(), DrainTimeout: 5 * time.Second}))
+		e, err := engine.New(cfg)
+		if err == nil {
+			bind(e)
+		}
+		return e, err
 	}
 	embedEng, err := newEngine(stage.EmbedWorker(em))
 	if err != nil {

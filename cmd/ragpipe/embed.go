@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -36,7 +38,9 @@ func (e *embedderFlags) register(cmd *cobra.Command) {
 	f.IntVar(&e.maxTokens, "max-input-tokens", 0, "inputs over this many tokens are rejected without a request (0: none, or TEI's /info limit)")
 }
 
-func (e *embedderFlags) open() (embed.Embedder, error) {
+// open builds the embedder. Without --model, an OpenAI-compatible server
+// that lists exactly one model in GET /v1/models gets that one.
+func (e *embedderFlags) open(ctx context.Context) (embed.Embedder, error) {
 	var specs []embed.Spec
 	for _, name := range e.embedders {
 		model := e.model
@@ -46,7 +50,35 @@ func (e *embedderFlags) open() (embed.Embedder, error) {
 		specs = append(specs, embed.Spec{Embedder: name, Model: model, Dim: e.dim, Timeout: e.timeout,
 			MaxInputs: e.maxInputs, MaxInputTokens: e.maxTokens, Logger: slog.Default()})
 	}
+	if err := discoverModel(ctx, specs); err != nil {
+		return nil, err
+	}
 	return embed.OpenAllWith(specs, embed.PoolConfig{Logger: slog.Default(), HedgeMultiplier: e.hedgeMult, HedgeFloor: e.hedgeMin})
+}
+
+// discoverModel fills in the model of specs that need one from the first
+// such server's model list; every endpoint must serve the same model.
+func discoverModel(ctx context.Context, specs []embed.Spec) error {
+	var model string
+	for i := range specs {
+		if !specs[i].NeedsModel() {
+			continue
+		}
+		if model == "" {
+			m, err := embed.DiscoverModel(ctx, specs[i])
+			switch {
+			case errors.Is(err, embed.ErrSeveralModels):
+				return fmt.Errorf("%w; choose one with --model (env RAGPIPE_MODEL)", err)
+			case err != nil:
+				slog.Debug("no model from the server's list", "embedder", specs[i].Embedder, "err", err)
+				return fmt.Errorf("embed: a model name is required for %s: give --model (env RAGPIPE_MODEL)", specs[i].Embedder)
+			}
+			model = m
+			slog.Info("using the server's only model", "embedder", specs[i].Embedder, "model", model)
+		}
+		specs[i].Model = model
+	}
+	return nil
 }
 
 func newEmbedCmd(g *globals) *cobra.Command {
@@ -59,11 +91,11 @@ func newEmbedCmd(g *globals) *cobra.Command {
 		Short: "Embed chunks: documents.parsed → chunks.embedded (a consumer-group worker)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			em, err := ef.open()
+			em, err := ef.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return w.run(cmd.Context(), g, stage.EmbedWorker(em))
+			return w.run(cmd.Context(), g, stage.EmbedWorker(em), em)
 		},
 	}
 	w.register(cmd, stage.EmbedGroup, stage.EmbedBatchSize)

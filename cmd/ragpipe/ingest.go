@@ -80,7 +80,8 @@ budget, and one ChunkParsed per chunk is produced in order, with the document's
 metadata (front matter, document properties, and the page of PDF chunks). With
 --tokenizer, chunk sizes are counted in the embedding model's own tokens, so that no
 chunk is over its input limit. A file that cannot be read or parsed is reported on
-stderr and as a DocumentFailed, and ingest goes on.`,
+stderr and as a DocumentFailed, and ingest goes on; it then exits with status 2
+(the rest was ingested).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -133,14 +134,29 @@ stderr and as a DocumentFailed, and ingest goes on.`,
 					return err
 				}
 			}
-			if errors.Is(err, stage.ErrSomePathsFailed) {
-				return &exitError{code: 1}
-			}
-			return err
+			return ingestResult(sum, err)
 		},
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// ingestResult is ingest's outcome for the exit code (see someFailed).
+func ingestResult(sum stage.IngestSummary, err error) error { return someFailed(sum.Failed, err) }
+
+// someFailed is the outcome of a command that reads files (ingest,
+// submit): exitSomeFailed when a file or a path failed and everything else
+// went through, err itself when the command failed.
+func someFailed(failed int, err error) error {
+	switch {
+	case errors.Is(err, stage.ErrSomePathsFailed):
+		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("some paths or files failed (%d file(s)); the rest went through", failed)}
+	case err != nil:
+		return err
+	case failed > 0:
+		return &exitError{code: exitSomeFailed, msg: fmt.Sprintf("%d file(s) failed; the rest went through", failed)}
+	}
+	return nil
 }
 
 // syncDeletes deletes the source's documents under paths that the ingest

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,15 +15,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd()
-	if err := root.ExecuteContext(ctx); err != nil {
-		var ee *exitError
-		if errors.As(err, &ee) {
-			if ee.err != nil {
-				fmt.Fprintln(os.Stderr, "ragpipe:", ee.err)
-			}
-			os.Exit(ee.code)
-		}
+	err := root.ExecuteContext(ctx)
+	code, print := exitCode(err)
+	if print {
 		fmt.Fprintln(os.Stderr, "ragpipe:", err)
-		os.Exit(1)
 	}
+	stop()
+	os.Exit(code)
 }

@@ -67,7 +67,7 @@ YAML front matter of Markdown, PDF and DOCX document properties, a PDF chunk's p
 				}
 				o.Where[k] = v
 			}
-			em, err := ef.open()
+			em, err := ef.open(cmd.Context())
 			if err != nil {
 				return err
 			}

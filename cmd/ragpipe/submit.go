@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -51,10 +50,7 @@ submitted, after submitting the others.`,
 			sum, err := s.Run(ctx, args)
 			fmt.Fprintf(cmd.OutOrStdout(), "submitted %d document(s), %d byte(s), %d in the blob store; %d file(s) failed\n",
 				sum.Submitted, sum.Bytes, sum.Blobs, sum.Failed)
-			if errors.Is(err, stage.ErrSomePathsFailed) {
-				return &exitError{code: 1}
-			}
-			return err
+			return someFailed(sum.Failed, err)
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "default", "tenant the documents belong to (part of the record key)")

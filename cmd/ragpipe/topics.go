@@ -15,7 +15,10 @@ import (
 
 func newTopicsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "topics", Short: "Manage the pipeline's topics"}
-	var o topic.Options
+	var (
+		o          topic.Options
+		allowDrift bool
+	)
 	apply := &cobra.Command{
 		Use:   "apply",
 		Short: "Create the pipeline's topics, or check them and report drift",
@@ -24,7 +27,8 @@ documents.failed, documents.dlq and documents.deleted with production defaults (
 partitions, replication factor 3, retention.ms 604800000, cleanup.policy delete,
 min.insync.replicas 2; documents.raw also max.message.bytes 5242880, for raw
 documents of up to 4 MiB inline), or checks existing ones. Existing topics are never
-changed; differences are reported as drift.`,
+changed; differences are reported as drift, and apply then exits with status 3
+unless --allow-drift is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			specs, err := topic.Pipeline(o)
@@ -59,6 +63,9 @@ changed; differences are reported as drift.`,
 			}
 			if drift {
 				fmt.Fprintln(cmd.OutOrStdout(), "drift found: existing topics were left as they are")
+				if !allowDrift {
+					return &exitError{code: exitDrift, msg: "topics differ from the spec (exit status 3; --allow-drift accepts it)"}
+				}
 			}
 			return nil
 		},
@@ -66,6 +73,7 @@ changed; differences are reported as drift.`,
 	apply.Flags().Int32Var(&o.Partitions, "partitions", 12, "partitions per topic")
 	apply.Flags().Int16Var(&o.ReplicationFactor, "replication-factor", 3, "replicas per partition (at most the number of brokers)")
 	apply.Flags().Int64Var(&o.RetentionMs, "retention-ms", 604800000, "retention.ms of every topic")
+	apply.Flags().BoolVar(&allowDrift, "allow-drift", envBool("RAGPIPE_ALLOW_DRIFT"), "exit 0 even when existing topics differ from the spec (env RAGPIPE_ALLOW_DRIFT)")
 	cmd.AddCommand(apply)
 	return cmd
 }

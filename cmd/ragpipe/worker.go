@@ -34,6 +34,7 @@ type workerFlags struct {
 	txnTimeout        time.Duration
 	minConcurrency    int
 	breaker           int
+	metrics           metricsFlags
 }
 
 func (w *workerFlags) register(cmd *cobra.Command, defaultGroup string, defaultBatch int) {
@@ -55,6 +56,7 @@ func (w *workerFlags) register(cmd *cobra.Command, defaultGroup string, defaultB
 	f.BoolVar(&w.exactlyOnce, "exactly-once", false, "commit outputs and input offsets in Kafka transactions (read_committed consumers see each output once)")
 	f.StringVar(&w.txnID, "transactional-id", "", "transactional id for --exactly-once, stable across restarts and unique per worker (default GROUP-INSTANCE_ID, or GROUP-HOSTNAME)")
 	f.DurationVar(&w.txnTimeout, "transaction-timeout", engine.DefaultTransactionTimeout, "transaction timeout for --exactly-once; a round not done in half of it is aborted and retried")
+	w.metrics.register(cmd)
 }
 
 // transactionalID is the flag, or a stable default: a restarted worker
@@ -73,13 +75,23 @@ func (w *workerFlags) transactionalID() string {
 	return w.group + "-" + host
 }
 
-// run checks the cluster, then runs the stage's engine until ctx ends.
-func (w *workerFlags) run(ctx context.Context, g *globals, st stage.Worker) error {
+// run serves the metrics endpoints (with --metrics-addr), checks the
+// cluster, then runs the stage's engine until ctx ends. em, when given, is
+// the stage's embedder, whose endpoints are reported too.
+func (w *workerFlags) run(ctx context.Context, g *globals, st stage.Worker, em ...any) error {
+	obs, err := w.metrics.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer obs.stop()
+	for _, x := range em {
+		obs.pool(x)
+	}
 	kc := g.kafka()
 	if err := broker.Check(ctx, kc, 10*time.Second); err != nil {
 		return err
 	}
-	e, err := w.engine(g, st)
+	e, err := w.engine(g, st, obs)
 	if err != nil {
 		return err
 	}
@@ -90,7 +102,7 @@ func (w *workerFlags) run(ctx context.Context, g *globals, st stage.Worker) erro
 	return nil
 }
 
-func (w *workerFlags) engine(g *globals, st stage.Worker) (*engine.Engine, error) {
+func (w *workerFlags) engine(g *globals, st stage.Worker, obs *observer) (*engine.Engine, error) {
 	ord, err := engine.ParseOrdering(w.ordering)
 	if err != nil {
 		return nil, err
@@ -99,7 +111,7 @@ func (w *workerFlags) engine(g *globals, st stage.Worker) (*engine.Engine, error
 	if err != nil {
 		return nil, err
 	}
-	return engine.New(st.Configure(engine.Config{
+	cfg, bind := obs.stage(st.Name, st.Configure(engine.Config{
 		Group: w.group, Ordering: ord, MaxInFlightBatches: w.concurrency, BatchMaxRecords: w.batchSize,
 		BatchWait: w.batchWait, BatchMaxBytes: w.batchBytes, MaxInFlightBytes: w.maxInFlight,
 		MaxAttempts: w.maxAttempts, MaxServerFailures: w.maxServerFailures, DrainTimeout: w.drainTimeout,
@@ -107,4 +119,10 @@ func (w *workerFlags) engine(g *globals, st stage.Worker) (*engine.Engine, error
 		ExactlyOnce: w.exactlyOnce, TransactionalID: w.transactionalID(), TransactionTimeout: w.txnTimeout,
 		MinInFlightBatches: w.minConcurrency, BreakerThreshold: w.breaker,
 	}))
+	e, err := engine.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	bind(e)
+	return e, nil
 }
