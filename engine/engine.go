@@ -175,6 +175,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}()
 	}
 
+	e.hooks.concurrencyLimit(e.lim.current()) // the starting value, for gauges
 	e.log.Info("consuming", "group", e.cfg.Group, "topics", e.cfg.Topics, "ordering", e.cfg.Ordering,
 		"max_in_flight_batches", e.cfg.MaxInFlightBatches, "batch_size", e.cfg.BatchMaxRecords, "exactly_once", e.cfg.ExactlyOnce)
 	if e.sess != nil {

@@ -83,7 +83,7 @@ func New() *Metrics {
 	m.handlerSeconds = histogram("handler_duration_seconds", "Time the stage's handler took per batch.", durationBuckets, "stage")
 	m.commitSeconds = histogram("commit_duration_seconds", "Round trip of offset-commit requests (OffsetCommit, or EndTxn in exactly-once mode).", durationBuckets, "stage")
 	m.breaker = gauge("breaker_state", "The engine's circuit breaker: 0 closed, 1 open, 2 half-open.", "stage")
-	m.concurrency = gauge("concurrency_limit", "The adaptive bound on batches in flight (set at its first change).", "stage")
+	m.concurrency = gauge("concurrency_limit", "The adaptive bound on batches in flight.", "stage")
 	m.ready = gauge("ready", "1 when the stage is ready (/readyz): settled in its group and its breaker closed.", "stage")
 	m.recd.MustRegister(&statsCollector{m: m})
 	m.recd.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

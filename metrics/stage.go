@@ -178,7 +178,7 @@ func (s *Stage) OnBreakerChanged(state string) {
 }
 
 // OnConcurrencyLimit implements engine.HookConcurrencyLimit.
-// The series is absent until the limit first changes.
+// The engine reports its starting value when it starts, then each change.
 func (s *Stage) OnConcurrencyLimit(n int) { s.m.concurrency.WithLabelValues(s.name).Set(float64(n)) }
 
 // OnAssigned implements engine.HookAssigned: the engine calls it at the end
