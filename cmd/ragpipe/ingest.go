@@ -15,12 +15,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ragpipe/ragpipe/broker"
+	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/ingest"
 	"github.com/ragpipe/ragpipe/stage"
 )
 
 type ingestFlags struct {
 	tenant      string
+	partitionBy string
 	maxTokens   int
 	overlap     int
 	maxFileSize int64
@@ -33,6 +35,7 @@ type ingestFlags struct {
 func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.tenant, "tenant", "default", "tenant the documents belong to (part of the record key)")
+	fl.StringVar(&f.partitionBy, "partition-by", string(event.PartitionByDocument), "which part of the key picks the partition: document (spread), or tenant (one tenant's documents share a partition; per-document order unchanged)")
 	fl.IntVar(&f.maxTokens, "max-tokens", ingest.DefaultMaxTokens, "token budget of a chunk")
 	fl.IntVar(&f.overlap, "overlap", ingest.DefaultOverlapTokens, "tokens repeated between consecutive chunks of a section")
 	fl.Int64Var(&f.maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to ingest, in bytes")
@@ -89,7 +92,11 @@ stderr and as a DocumentFailed, and ingest goes on; it then exits with status 2
 			if err := broker.Check(ctx, kc, 10*time.Second); err != nil {
 				return err
 			}
-			cl, err := producer(kc)
+			part, err := event.ParsePartitioning(f.partitionBy)
+			if err != nil {
+				return err
+			}
+			cl, err := producer(kc, kgo.RecordPartitioner(part.Partitioner()))
 			if err != nil {
 				return err
 			}

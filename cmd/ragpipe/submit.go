@@ -15,8 +15,8 @@ import (
 
 func newSubmitCmd(g *globals) *cobra.Command {
 	var (
-		tenant, blobs string
-		maxFileSize   int64
+		tenant, blobs, partitionBy string
+		maxFileSize                int64
 	)
 	cmd := &cobra.Command{
 		Use:   "submit [--tenant T] PATH...",
@@ -41,7 +41,11 @@ submitted, after submitting the others.`,
 			// Batches as large as documents.raw's max.message.bytes, so that
 			// a document of up to 4 MiB travels inline; this client
 			// produces to that topic only.
-			cl, err := producer(kc, kgo.ProducerBatchMaxBytes(event.RawMaxMessageBytes))
+			part, err := event.ParsePartitioning(partitionBy)
+			if err != nil {
+				return err
+			}
+			cl, err := producer(kc, kgo.ProducerBatchMaxBytes(event.RawMaxMessageBytes), kgo.RecordPartitioner(part.Partitioner()))
 			if err != nil {
 				return err
 			}
@@ -54,6 +58,7 @@ submitted, after submitting the others.`,
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "default", "tenant the documents belong to (part of the record key)")
+	cmd.Flags().StringVar(&partitionBy, "partition-by", string(event.PartitionByDocument), "which part of the key picks the partition: document, or tenant (one tenant's documents share a partition)")
 	cmd.Flags().StringVar(&blobs, "blobs", "", "blob store for files over 4 MiB: a directory or file:// URI shared with the parse workers (default DATA/blobs)")
 	cmd.Flags().Int64Var(&maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to submit, in bytes")
 	return cmd
