@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -90,19 +89,10 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 		return IngestSummary{}, err
 	}
 	var (
-		sum      IngestSummary
-		mu       sync.Mutex
-		firstErr error
+		sum  IngestSummary
+		acks acks
 	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
-		}
-	}
+	promise := acks.promise
 	walkFailed := false
 	for _, root := range roots {
 		err := ingest.Walk(ctx, root, func(f ingest.File) error {
@@ -141,13 +131,8 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 			fmt.Fprintf(s.Stderr, "ragpipe ingest: %v\n", err)
 		}
 	}
-	if err := s.Client.Flush(ctx); err != nil {
-		return sum, fmt.Errorf("ingest: waiting for acknowledgements: %w", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if firstErr != nil {
-		return sum, fmt.Errorf("ingest: producing: %w", firstErr)
+	if err := acks.wait(ctx, s.Client, "ingest"); err != nil {
+		return sum, err
 	}
 	if walkFailed {
 		return sum, ErrSomePathsFailed

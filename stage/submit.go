@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -53,19 +52,10 @@ func (s *Submit) Run(ctx context.Context, roots []string) (SubmitSummary, error)
 		maxBytes = ingest.DefaultMaxBytes
 	}
 	var (
-		sum      SubmitSummary
-		mu       sync.Mutex
-		firstErr error
+		sum  SubmitSummary
+		acks acks
 	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
-		}
-	}
+	promise := acks.promise
 	walkFailed := false
 	for _, root := range roots {
 		err := ingest.Walk(ctx, root, func(f ingest.File) error {
@@ -91,13 +81,8 @@ func (s *Submit) Run(ctx context.Context, roots []string) (SubmitSummary, error)
 			fmt.Fprintf(s.Stderr, "ragpipe submit: %v\n", err)
 		}
 	}
-	if err := s.Client.Flush(ctx); err != nil {
-		return sum, fmt.Errorf("submit: waiting for acknowledgements: %w", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if firstErr != nil {
-		return sum, fmt.Errorf("submit: producing: %w", firstErr)
+	if err := acks.wait(ctx, s.Client, "submit"); err != nil {
+		return sum, err
 	}
 	if walkFailed || sum.Failed > 0 {
 		return sum, ErrSomePathsFailed

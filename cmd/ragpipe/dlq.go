@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/term"
 
@@ -343,20 +342,11 @@ func newDLQPurgeCmd(g *globals, f *dlqFlags) *cobra.Command {
 			if f.stage+f.class+f.tenant+f.doc+f.since+f.until != "" {
 				return &exitError{code: exitUsage, err: errors.New("purge deletes a prefix of each partition: filters do not apply")}
 			}
-			kc := g.kafka()
-			if err := broker.Check(cmd.Context(), kc, 10*time.Second); err != nil {
-				return err
-			}
-			opts, err := kc.Opts()
-			if err != nil {
-				return err
-			}
-			cl, err := kgo.NewClient(opts...)
+			cl, adm, err := g.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			adm := kadm.NewClient(cl)
 			before := toOffset
 			if all {
 				before = -1

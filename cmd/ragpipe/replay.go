@@ -6,10 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ragpipe/ragpipe/broker"
 	"github.com/ragpipe/ragpipe/dlq"
 	"github.com/ragpipe/ragpipe/ops"
 )
@@ -49,20 +46,11 @@ would undo the reset). --dry-run prints the plan (partition, current, new) only.
 			} else {
 				target.Offset = toOffset
 			}
-			kc := g.kafka()
-			if err := broker.Check(cmd.Context(), kc, 10*time.Second); err != nil {
-				return err
-			}
-			opts, err := kc.Opts()
-			if err != nil {
-				return err
-			}
-			cl, err := kgo.NewClient(opts...)
+			cl, adm, err := g.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			adm := kadm.NewClient(cl)
 			plan, err := ops.PlanReset(cmd.Context(), adm, group, topic, target)
 			if err != nil {
 				return err

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ragpipe/ragpipe/broker"
 )
@@ -113,6 +117,24 @@ func (g *globals) kafka() broker.Config {
 		Brokers: broker.ParseBrokers(g.brokers), TLS: g.tls, TLSCAFile: g.tlsCA, TLSCertFile: g.tlsCert, TLSKeyFile: g.tlsKey,
 		SASLMechanism: g.saslMech, SASLUser: g.saslUser, SASLPassword: pass,
 	}
+}
+
+// admin checks that the cluster answers and returns a client and its admin
+// client; the caller closes the client.
+func (g *globals) admin(ctx context.Context) (*kgo.Client, *kadm.Client, error) {
+	kc := g.kafka()
+	if err := broker.Check(ctx, kc, 10*time.Second); err != nil {
+		return nil, nil, err
+	}
+	opts, err := kc.Opts()
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, kadm.NewClient(cl), nil
 }
 
 func (g *globals) storeDir() string { return filepath.Join(g.data, "store") }

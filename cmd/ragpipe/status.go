@@ -8,10 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ragpipe/ragpipe/broker"
 	"github.com/ragpipe/ragpipe/ops"
 )
 
@@ -37,20 +34,15 @@ command that deletes them (--delete-stale does it).
 Exit status: 0 healthy, 3 something needs attention (listed under ATTENTION), 1 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kc := g.kafka()
-			if err := broker.Check(cmd.Context(), kc, 10*time.Second); err != nil {
-				return err
-			}
-			opts, err := kc.Opts()
-			if err != nil {
-				return err
-			}
-			cl, err := kgo.NewClient(opts...)
+			cl, adm, err := g.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			adm := kadm.NewClient(cl)
+			opts, err := g.kafka().Opts()
+			if err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			for {
 				rep, err := ops.Collect(cmd.Context(), adm, opts, o)
