@@ -132,6 +132,18 @@ func testPipeline(t *testing.T, brokers string, storeArgs ...string) (docs, chun
 	indexedDocs := map[string]bool{}
 	for _, r := range indexed {
 		indexedDocs[string(r.Key)] = true
+		// Freshness: ingest to searchable, from the event's own times.
+		di, err := event.DecodeDocumentIndexed(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !di.GetParsedAt().IsValid() || di.GetDeleted() {
+			t.Fatalf("%s: no parse time (or a delete) in %+v", r.Key, di)
+		}
+		gap := di.GetIndexedAt().AsTime().Sub(di.GetParsedAt().AsTime()).Milliseconds()
+		if di.GetIngestToSearchableMs() != gap || gap < 0 || gap > 120_000 {
+			t.Fatalf("%s: ingest_to_searchable_ms %d, times %d ms apart", r.Key, di.GetIngestToSearchableMs(), gap)
+		}
 	}
 	if len(indexedDocs) != docs {
 		t.Fatalf("vectors.indexed announced %d of %d documents", len(indexedDocs), docs)

@@ -47,6 +47,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		failed     []*ragpipev1.DocumentFailed
 		deliveries []string
 		deleted    []*ragpipev1.DocumentDeleted
+		delPos     []int
 	)
 	for i, r := range batch {
 		if r.Topic == event.TopicDeleted {
@@ -55,6 +56,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 				res[i].Err = err
 			} else {
 				deleted = append(deleted, d)
+				delPos = append(delPos, i)
 			}
 			continue
 		}
@@ -95,10 +97,18 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	}
 	// A delete and the upserts of one batch commute: the tombstone makes
 	// the store ignore the deleted versions' chunks, before or after.
-	for _, d := range deleted {
+	for j, d := range deleted {
 		if err := s.Store.DeleteDocument(ctx, d.GetTenantId(), d.GetDocId(), d.GetDocVersion()); err != nil {
 			return nil, fault.Server(fmt.Errorf("store: deleting a document: %w", err), 0)
 		}
+		rec, err := event.NewRecord(event.TopicIndexed, event.Key(d.GetTenantId(), d.GetDocId()), &ragpipev1.DocumentIndexed{
+			TenantId: d.GetTenantId(), DocId: d.GetDocId(), DocVersion: d.GetDocVersion(),
+			Store: s.Store.Describe(), IndexedAt: timestamppb.Now(), Deleted: true,
+		})
+		if err != nil {
+			return nil, fault.Record(err)
+		}
+		res[delPos[j]].Outputs = []*kgo.Record{rec}
 	}
 	if len(chunks) == 0 {
 		return res, nil
@@ -136,11 +146,16 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		if n != int(m.GetChunkCount()) {
 			continue
 		}
-		rec, err := event.NewRecord(event.TopicIndexed, batch[pos[j]].Key, &ragpipev1.DocumentIndexed{
+		di := &ragpipev1.DocumentIndexed{
 			TenantId: m.GetTenantId(), DocId: m.GetDocId(), DocVersion: m.GetDocVersion(),
 			ChunkCount: m.GetChunkCount(), Model: m.GetModel(), Dimensions: int32(len(m.GetVector())),
 			Store: s.Store.Describe(), IndexedAt: now,
-		})
+		}
+		if p := m.GetParsedAt(); p.IsValid() && p.AsTime().Unix() > 0 {
+			di.ParsedAt = p
+			di.IngestToSearchableMs = max(0, now.AsTime().Sub(p.AsTime()).Milliseconds())
+		}
+		rec, err := event.NewRecord(event.TopicIndexed, batch[pos[j]].Key, di)
 		if err != nil {
 			return nil, fault.Record(err)
 		}

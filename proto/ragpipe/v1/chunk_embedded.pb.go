@@ -64,7 +64,9 @@ type ChunkEmbedded struct {
 	// Document and chunk metadata, copied from ChunkParsed.metadata (front
 	// matter, document properties, page numbers); the store keeps it and
 	// search filters on it.
-	Metadata      map[string]string `protobuf:"bytes,14,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Metadata map[string]string `protobuf:"bytes,14,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// When the chunk was parsed (ChunkParsed.parsed_at), for freshness.
+	ParsedAt      *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=parsed_at,json=parsedAt,proto3" json:"parsed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -197,12 +199,19 @@ func (x *ChunkEmbedded) GetMetadata() map[string]string {
 	return nil
 }
 
+func (x *ChunkEmbedded) GetParsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ParsedAt
+	}
+	return nil
+}
+
 var File_ragpipe_v1_chunk_embedded_proto protoreflect.FileDescriptor
 
 const file_ragpipe_v1_chunk_embedded_proto_rawDesc = "" +
 	"\n" +
 	"\x1fragpipe/v1/chunk_embedded.proto\x12\n" +
-	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x04\n" +
+	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x04\n" +
 	"\rChunkEmbedded\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x1f\n" +
@@ -222,7 +231,8 @@ const file_ragpipe_v1_chunk_embedded_proto_rawDesc = "" +
 	"\x05model\x18\f \x01(\tR\x05model\x12;\n" +
 	"\vembedded_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"embeddedAt\x12C\n" +
-	"\bmetadata\x18\x0e \x03(\v2'.ragpipe.v1.ChunkEmbedded.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\x0e \x03(\v2'.ragpipe.v1.ChunkEmbedded.MetadataEntryR\bmetadata\x127\n" +
+	"\tparsed_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bparsedAt\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B7Z5github.com/ragpipe/ragpipe/proto/ragpipe/v1;ragpipev1b\x06proto3"
@@ -248,11 +258,12 @@ var file_ragpipe_v1_chunk_embedded_proto_goTypes = []any{
 var file_ragpipe_v1_chunk_embedded_proto_depIdxs = []int32{
 	2, // 0: ragpipe.v1.ChunkEmbedded.embedded_at:type_name -> google.protobuf.Timestamp
 	1, // 1: ragpipe.v1.ChunkEmbedded.metadata:type_name -> ragpipe.v1.ChunkEmbedded.MetadataEntry
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2, // 2: ragpipe.v1.ChunkEmbedded.parsed_at:type_name -> google.protobuf.Timestamp
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_ragpipe_v1_chunk_embedded_proto_init() }

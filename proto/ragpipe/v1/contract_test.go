@@ -46,7 +46,8 @@ func TestFieldContract(t *testing.T) {
 11 vector repeated float
 12 model string
 13 embedded_at google.protobuf.Timestamp
-14 metadata map<string,string>`,
+14 metadata map<string,string>
+15 parsed_at google.protobuf.Timestamp`,
 		"ragpipe.v1.DocumentFailed": `
 1 tenant_id string
 2 doc_id string
@@ -66,7 +67,10 @@ func TestFieldContract(t *testing.T) {
 5 model string
 6 dimensions int32
 7 store string
-8 indexed_at google.protobuf.Timestamp`,
+8 indexed_at google.protobuf.Timestamp
+9 parsed_at google.protobuf.Timestamp
+10 ingest_to_searchable_ms int64
+11 deleted bool`,
 		"ragpipe.v1.DocumentRaw": `
 1 tenant_id string
 2 doc_id string

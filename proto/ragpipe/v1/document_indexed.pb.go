@@ -23,9 +23,10 @@ const (
 )
 
 // DocumentIndexed reports that every chunk of a document version is in the
-// vector store. Exactly one such event is meant per document version; it is
-// written by the index stage to the topic "vectors.indexed", keyed
-// "<tenant_id>/<doc_id>".
+// vector store and searchable, or (deleted) that the document's versions up
+// to doc_version left it. Exactly one such event is meant per document
+// version; it is written by the index stage to the topic "vectors.indexed",
+// keyed "<tenant_id>/<doc_id>".
 //
 // Field numbers are a wire contract: never change or reuse one. To remove a
 // field, mark its number and name reserved. New fields take the next free
@@ -47,7 +48,14 @@ type DocumentIndexed struct {
 	// Name of the vector store (or collection) written to.
 	Store string `protobuf:"bytes,7,opt,name=store,proto3" json:"store,omitempty"`
 	// When the last chunk of the version was written.
-	IndexedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=indexed_at,json=indexedAt,proto3" json:"indexed_at,omitempty"`
+	IndexedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=indexed_at,json=indexedAt,proto3" json:"indexed_at,omitempty"`
+	// When the version's last chunk was parsed (ingested), if known.
+	ParsedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=parsed_at,json=parsedAt,proto3" json:"parsed_at,omitempty"`
+	// Freshness: milliseconds from parsed_at to indexed_at, the time from
+	// ingest to searchable (0 when parsed_at is unknown).
+	IngestToSearchableMs int64 `protobuf:"varint,10,opt,name=ingest_to_searchable_ms,json=ingestToSearchableMs,proto3" json:"ingest_to_searchable_ms,omitempty"`
+	// The event reports a delete: versions up to doc_version are gone.
+	Deleted       bool `protobuf:"varint,11,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,12 +146,33 @@ func (x *DocumentIndexed) GetIndexedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *DocumentIndexed) GetParsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ParsedAt
+	}
+	return nil
+}
+
+func (x *DocumentIndexed) GetIngestToSearchableMs() int64 {
+	if x != nil {
+		return x.IngestToSearchableMs
+	}
+	return 0
+}
+
+func (x *DocumentIndexed) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
 var File_ragpipe_v1_document_indexed_proto protoreflect.FileDescriptor
 
 const file_ragpipe_v1_document_indexed_proto_rawDesc = "" +
 	"\n" +
 	"!ragpipe/v1/document_indexed.proto\x12\n" +
-	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x02\n" +
+	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x03\n" +
 	"\x0fDocumentIndexed\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x1f\n" +
@@ -157,7 +186,11 @@ const file_ragpipe_v1_document_indexed_proto_rawDesc = "" +
 	"dimensions\x12\x14\n" +
 	"\x05store\x18\a \x01(\tR\x05store\x129\n" +
 	"\n" +
-	"indexed_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tindexedAtB7Z5github.com/ragpipe/ragpipe/proto/ragpipe/v1;ragpipev1b\x06proto3"
+	"indexed_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tindexedAt\x127\n" +
+	"\tparsed_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bparsedAt\x125\n" +
+	"\x17ingest_to_searchable_ms\x18\n" +
+	" \x01(\x03R\x14ingestToSearchableMs\x12\x18\n" +
+	"\adeleted\x18\v \x01(\bR\adeletedB7Z5github.com/ragpipe/ragpipe/proto/ragpipe/v1;ragpipev1b\x06proto3"
 
 var (
 	file_ragpipe_v1_document_indexed_proto_rawDescOnce sync.Once
@@ -178,11 +211,12 @@ var file_ragpipe_v1_document_indexed_proto_goTypes = []any{
 }
 var file_ragpipe_v1_document_indexed_proto_depIdxs = []int32{
 	1, // 0: ragpipe.v1.DocumentIndexed.indexed_at:type_name -> google.protobuf.Timestamp
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	1, // 1: ragpipe.v1.DocumentIndexed.parsed_at:type_name -> google.protobuf.Timestamp
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_ragpipe_v1_document_indexed_proto_init() }
