@@ -107,12 +107,12 @@ func TestPLAINAndClientCertificate(t *testing.T) {
 	ca := filepath.Join(c.tlsDir, "ca.pem")
 	plain := []string{"RAGPIPE_SASL_PASSWORD=" + c.plainPass}
 	if out, _, err := runEnv(t, time.Minute, plain, "topics", "apply", "--brokers", c.sasl, "--tls-ca", ca,
-		"--sasl-mechanism", "PLAIN", "--sasl-user", "bob", "--replication-factor", "1"); err != nil {
+		"--sasl-mechanism", "PLAIN", "--sasl-user", "bob", "--replication-factor", "1", "--allow-drift"); err != nil {
 		t.Fatalf("topics apply with SASL/PLAIN: %v\n%s", err, out)
 	}
 	if out, _, err := runEnv(t, time.Minute, nil, "topics", "apply", "--brokers", c.mtls, "--tls-ca", ca,
 		"--tls-cert", filepath.Join(c.tlsDir, "client.crt"), "--tls-key", filepath.Join(c.tlsDir, "client.key"),
-		"--replication-factor", "1"); err != nil {
+		"--replication-factor", "1", "--allow-drift"); err != nil {
 		t.Fatalf("topics apply with a client certificate: %v\n%s", err, out)
 	}
 }
