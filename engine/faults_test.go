@@ -413,3 +413,26 @@ func TestValidateBudgetsRevoke(t *testing.T) {
 		t.Fatalf("default concurrency floor %d lets one hung request stop a worker", d)
 	}
 }
+
+// A round too big to finish before its deadline (a slow handler) does not
+// livelock exactly-once mode: rounds shrink until one commits, and all
+// records get through exactly once.
+func TestExactlyOnceRoundsShrinkUntilTheyFinish(t *testing.T) {
+	h := newHarness(t, 1, "in", "out")
+	h.produce("in", 40, 10) // 400 records
+	var dl deadLetters
+	_, _ = runEngine(t, Config{
+		Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)},
+		// 400 records at 4 per batch, 2 batches at a time, 40 ms each: a
+		// whole poll takes 2 s, over the 1.5 s round deadline.
+		Handler: echo("out", 40*time.Millisecond, nil, nil), DeadLetter: dl.fn, BatchMaxRecords: 4,
+		MaxInFlightBatches: 2, MinInFlightBatches: 2, ExactlyOnce: true, TransactionalID: "t-shrink",
+		TransactionTimeout: 3 * time.Second, DrainTimeout: time.Second, TxnMaxRecords: 400,
+		RetryBackoff: 10 * time.Millisecond, MaxServerBackoff: 50 * time.Millisecond,
+	})
+	recs := h.consumeAll("out", 400, 60*time.Second)
+	checkOrder(t, recs, 40, 10)
+	if len(recs) != 400 {
+		t.Fatalf("%d outputs under read_committed for 400 inputs", len(recs))
+	}
+}

@@ -21,15 +21,22 @@ import (
 // aborted: its records are read again from the last committed offsets
 // after a backoff, the member stays in the group, rebalances go ahead in
 // between, and the failure counts of its records are carried over so that
-// a toxic record is still dead-lettered in the end.
+// a toxic record is still dead-lettered in the end. The next round takes
+// half as many records (back up by doubling after each commit), so a
+// round too big to finish before its deadline cannot livelock the worker.
 func (e *Engine) pollTransactional(ctx context.Context) {
 	aborts := 0
+	// limit is the records of the next round: halved after a round that
+	// missed its deadline, so that a round small enough to finish is
+	// always reached (progress under load or a slow server), and doubled
+	// back after each commit.
+	limit := e.cfg.TxnMaxRecords
 	for ctx.Err() == nil {
 		if err := e.sess.Begin(); err != nil {
 			e.fail(err)
 			return
 		}
-		fetches := e.sess.PollRecords(ctx, e.cfg.TxnMaxRecords)
+		fetches := e.sess.PollRecords(ctx, limit)
 		if fetches.IsClientClosed() {
 			e.endTxn(false)
 			e.cl.AllowRebalance()
@@ -52,13 +59,18 @@ func (e *Engine) pollTransactional(ctx context.Context) {
 		committed := e.endTxn(done)
 		e.cl.AllowRebalance()
 		if committed || !timedOut {
+			if committed {
+				limit = min(e.cfg.TxnMaxRecords, 2*limit)
+			}
 			aborts = 0
 			continue
 		}
 		aborts++
+		limit = max(1, limit/2)
 		d := backoff(e.cfg.RetryBackoff, e.cfg.MaxServerBackoff, aborts)
 		e.log.Warn("transaction round did not finish before its deadline; aborted, retrying after backoff",
-			"deadline", e.cfg.txnRoundTimeout(), "retry_in", d.Round(time.Millisecond), "aborts_in_a_row", aborts)
+			"deadline", e.cfg.txnRoundTimeout(), "retry_in", d.Round(time.Millisecond), "aborts_in_a_row", aborts,
+			"next_round_records", limit)
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
