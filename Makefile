@@ -5,12 +5,15 @@
 #                     target installs (Maven Central), starts and stops
 #   make build        bin/ragpipe
 #   make demo         the demo on the embedded broker
-#   make bench        engine benchmarks (numbers in docs/benchmarks.md)
+#   make bench        the end-to-end harness on real Kafka (bench/harness):
+#                     regenerates BENCHMARKS.md and docs/figures (~12 min)
+#   make bench-quick  every harness scenario at small scale (a smoke run)
+#   make bench-engine in-process engine benchmarks (docs/benchmarks.md)
 #   make proto        regenerate the protobuf code (see mk/proto.mk)
 
 GO ?= go
 
-.PHONY: all build test lint unit demo bench kafka-install clean
+.PHONY: all build test lint unit demo bench bench-quick bench-engine kafka-install clean
 
 all: build
 
@@ -36,6 +39,12 @@ demo:
 	$(GO) run ./cmd/ragpipe demo
 
 bench:
+	$(GO) run ./bench/harness
+
+bench-quick:
+	$(GO) run ./bench/harness -quick -report BENCHMARKS.md
+
+bench-engine:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 kafka-install:
