@@ -98,11 +98,16 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	e := &env{kafka: k, ragpipe: bin, self: self, logs: logs, quick: *quick}
+	e.pcJar, e.pcNote = buildPC(ctx, repo)
 	want := splitComma(*only)
 	began := time.Now()
 	var results []result
 	for i, sc := range scenarios(scale{quick: *quick}) {
 		if len(want) > 0 && !slices.Contains(want, sc.Name) {
+			continue
+		}
+		if sc.Kind == kindPC && e.pcJar == "" {
+			slog.Warn("skipping the Parallel Consumer baseline", "scenario", sc.Name, "why", e.pcNote)
 			continue
 		}
 		slog.Info("scenario", "name", sc.Name, "chunks", sc.Corpus.chunks())
@@ -113,6 +118,13 @@ func runAll(ctx context.Context, args []string) error {
 		logResult(res)
 		results = append(results, res)
 	}
+	var ceiling float64
+	if _, ok := find(results, "engine-bound"); ok {
+		if ceiling, err = embedderCeiling(ctx, e, scale{quick: *quick}.d(10*time.Second, 3*time.Second), 16); err != nil {
+			slog.Warn("embedder ceiling", "err", err)
+		}
+		slog.Info("embedder ceiling", "per_min", int(ceiling*60))
+	}
 	if *report == "" {
 		return nil
 	}
@@ -122,7 +134,7 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	rel, _ := filepath.Rel(repo, figDir)
-	return writeReport(filepath.Join(repo, *report), rel, figs, results, *quick, time.Since(began))
+	return writeReport(filepath.Join(repo, *report), rel, figs, results, ceiling, e.pcNote, *quick, time.Since(began))
 }
 
 func logResult(r result) {

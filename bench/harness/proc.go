@@ -150,16 +150,6 @@ func (p *proc) stop(grace time.Duration) {
 	}
 }
 
-// alive reports whether the process still runs.
-func (p *proc) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
 // buildRagpipe builds the ragpipe binary into dir.
 func buildRagpipe(ctx context.Context, repo, dir string) (string, error) {
 	bin := filepath.Join(dir, "ragpipe")
@@ -170,4 +160,28 @@ func buildRagpipe(ctx context.Context, repo, dir string) (string, error) {
 		return "", fmt.Errorf("building ragpipe: %w", err)
 	}
 	return bin, nil
+}
+
+// buildPC builds the Parallel Consumer baseline (bench/pc) with Maven and
+// returns its jar, or "" and why not.
+func buildPC(ctx context.Context, repo string) (jar, note string) {
+	dir := filepath.Join(repo, "bench", "pc")
+	if _, err := exec.LookPath("mvn"); err != nil {
+		return "", "Maven (mvn) is not on PATH"
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		return "", "Java is not on PATH"
+	}
+	cmd := exec.CommandContext(ctx, "mvn", "-B", "-q", "package")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		slog.Warn("building bench/pc failed", "err", err, "output", string(out))
+		return "", fmt.Sprintf("`mvn -q package` in bench/pc failed: %v", err)
+	}
+	jar = filepath.Join(dir, "target", "pc-baseline-1.jar")
+	if _, err := os.Stat(jar); err != nil {
+		return "", "bench/pc built no jar"
+	}
+	return jar, ""
 }

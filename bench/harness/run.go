@@ -21,6 +21,8 @@ type env struct {
 	kafka   *cluster
 	ragpipe string // the ragpipe binary
 	self    string // this binary, for the baselines
+	pcJar   string // the Parallel Consumer baseline's jar ("": not built)
+	pcNote  string // why it was not built
 	logs    string // folder of the processes' logs
 	quick   bool
 }
@@ -114,6 +116,10 @@ func (r *run) workerCommand(slot int) (string, []string) {
 			args = append(args, "--instance-id", fmt.Sprintf("w%d", slot))
 		}
 		return r.env.ragpipe, append(args, r.sc.Args...)
+	case kindPC:
+		cp := r.env.pcJar + string(os.PathListSeparator) + filepath.Join(filepath.Dir(r.env.pcJar), "lib", "*")
+		return "java", []string{"-Xmx512m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", cp, "ragpipe.bench.Main", brokers, r.group, event.TopicParsed,
+			event.TopicEmbedded, r.gpus[0], fmt.Sprint(batchSize), fmt.Sprint(pcConcurrency)}
 	default:
 		out := event.TopicEmbedded
 		if r.sc.Kind == kindPipe {
@@ -383,6 +389,9 @@ func measure(ctx context.Context, k *cluster, res *result, in []inRecord, from m
 		}
 	}
 	res.rate = steadyRate(stamps) // sorts stamps
+	if res.sc.Overall && len(stamps) > 0 {
+		res.rate = float64(len(stamps)) / stamps[len(stamps)-1].Sub(start).Seconds()
+	}
 	res.gap = longestGap(stamps)
 	res.timeline = timeline(stamps, start, time.Second)
 	if c := res.sc.GPU.capacity(batchSize); c > 0 && res.sc.Endpoints > 0 {
