@@ -38,7 +38,7 @@ func writeFigures(dir string, results []result) (map[string]string, error) {
 		return nil
 	}
 	for _, r := range results {
-		if !slices.Contains([]string{"outage", "kill", "kill-static", "scale", "mixed-faults"}, r.sc.Name) || len(r.timeline) == 0 {
+		if !slices.Contains([]string{"outage", "kill", "kill-static", "scale", "scale-848", "mixed-faults"}, r.sc.Name) || len(r.timeline) == 0 {
 			continue
 		}
 		if err := save(figTimeline+r.sc.Name, timelinePlot(r), 7*vg.Inch, 3*vg.Inch); err != nil {

@@ -151,14 +151,22 @@ func writeReport(path, figDir string, figs map[string]string, results []result, 
 			w(", %d documents hold one toxic chunk (%d chunks of those documents skipped after it by design)", r.sc.Corpus.Toxic, r.v.Skipped)
 		}
 		if r.sc.Cap > 0 {
-			w("; stopped after %v", r.sc.Cap)
+			w("; capped at %v", r.sc.Cap)
 		}
 		if r.timedOut {
 			w("; **timed out** before the group caught up")
 		}
+		if len(r.markGaps) > 0 {
+			var gs []string
+			for i, g := range r.markGaps {
+				gs = append(gs, fmt.Sprintf("%s at %.0f s: %s", r.marks[i].Label, r.marks[i].At.Seconds(), ms(g)))
+			}
+			w(". Longest output stall within 15 s of each event (how long work took to move): %s", strings.Join(gs, "; "))
+		}
 		w(".\n")
 	}
 	w("\n")
+	writeSizing(w, results)
 	writeFigureSection(w, figDir, figs)
 	writeNotes(w, pcNote)
 	return os.WriteFile(path, b.Bytes(), 0o644)
@@ -293,7 +301,8 @@ func writeFigureSection(w func(string, ...any), dir string, figs map[string]stri
 	add(figTimeline+"outage", "Throughput through the GPU outage")
 	add(figTimeline+"kill", "Throughput while the worker is SIGKILLed (dynamic membership)")
 	add(figTimeline+"kill-static", "Throughput while the worker is SIGKILLed (static membership)")
-	add(figTimeline+"scale", "Throughput through 1 → 3 → 1 workers")
+	add(figTimeline+"scale", "Throughput through 1 → 3 → 1 workers (classic protocol)")
+	add(figTimeline+"scale-848", "Throughput through 1 → 3 → 1 workers (KIP-848 consumer protocol)")
 	add(figTimeline+"mixed-faults", "Throughput under mixed faults")
 	add(figCDF, "Latency CDFs")
 	add(figBaselines+"-gpu", "ragpipe against the baselines, GPU-bound")
@@ -307,12 +316,32 @@ func writeNotes(w func(string, ...any), pcNote string) {
 	if pcNote != "" {
 		w("- **Confluent Parallel Consumer** was not run: %s. The ≥ 1.5× target is not evaluated.\n", pcNote)
 	} else {
-		w("- **Confluent Parallel Consumer** 0.5.3.2 (kafka-clients 3.7, bench/pc, built with `mvn -q package`) runs in KEY ordering with batchSize %d (ragpipe's request size, so every request carries as many inputs) and maxConcurrency %d (twice ragpipe's default batches in flight, since its threads block on the HTTP call), periodic asynchronous commits, `-Xmx512m`; it calls the same gpusim over HTTP (java.net.http, Jackson). Not tuned further in this run.\n", batchSize, pcConcurrency)
+		w("- **Confluent Parallel Consumer** 0.5.3.2 (kafka-clients 3.7, bench/pc, built with `mvn -q package`) runs in KEY ordering with batchSize %d (ragpipe's request size, so every request carries as many inputs) and maxConcurrency %d (twice ragpipe's default batches in flight, since its threads block on the HTTP call), periodic asynchronous commits, `-Xmx512m`; it calls the same gpusim over HTTP (java.net.http, Jackson). Not tuned further in this run: other batch sizes and concurrencies were not tried, so its GPU-bound share of capacity (look for a time cap in its row) may be improvable.\n", batchSize, pcConcurrency)
 	}
-	w(`- **KIP-848 (` + "`--group-protocol consumer`" + `)** is not measured: the workers use the classic protocol with cooperative-sticky assignment. The 30+-worker, 300+-partition simulation is not part of this run either.
+	w(`- **KIP-848**: the scale scenario runs with the classic protocol (cooperative-sticky, client-side) and, as scale-848, with ` + "`--group-protocol consumer`" + ` (server-side assignment). The 30+-worker, 300+-partition simulation and the sizing for 1 million documents a day on paper are not part of this run.
 - **ingest → searchable latency** is not measured: the harness produces documents.parsed directly and stops at chunks.embedded; parsed → embedded is reported.
 - **The bare pipe** copies records without decoding them; it is the broker-and-client ceiling, not an embedding pipeline.
 - **Naive** runs are capped in time (they would take hours): their lost column does not apply; their rate is real.
 - **Slow GPU**: with 5 s batches the output comes in waves, so its rate is measured from the workers' start to the last output (start-up included) rather than over the 10th–90th percentile window.
 `)
+}
+
+// writeSizing states on paper what 1 million documents a day needs, from
+// the measured per-endpoint rate and the worker's CPU cost.
+func writeSizing(w func(string, ...any), results []result) {
+	e1, ok1 := find(results, "endpoints-1")
+	eng, ok2 := find(results, "engine-bound")
+	if !ok1 || !ok2 || e1.rate == 0 || eng.rate == 0 {
+		return
+	}
+	avg := float64(e1.sc.Corpus.MinChunks+e1.sc.Corpus.MaxChunks) / 2
+	perSec := 1e6 * avg / 86400
+	gpus := perSec / e1.rate
+	w("## Sizing on paper: 1 million documents a day\n\n")
+	w("At this corpus' %.1f chunks per document, 1,000,000 documents a day are %.0f chunks/s on average. ", avg, perSec)
+	w("One modelled GPU endpoint (%s) sustained %.0f chunks/s behind one worker, so the average load needs %.2f such GPUs (%d with a 2× peak margin). ",
+		e1.sc.GPU, e1.rate, gpus, int(2*gpus)+1)
+	w("One worker moved %.0f chunks/s with the GPU out of the way at %.3f CPU seconds per 1,000 chunks, so one worker process (about %.2f of a core at that load) covers it; run at least two for availability, and more only when the GPUs behind them need more requests in flight than one worker's --concurrency. ",
+		eng.rate, eng.cpuPer1k, perSec*eng.cpuPer1k/1000)
+	w("A real GPU's rate replaces the model's: GPUs = chunks/s ÷ per-GPU rate.\n\n")
 }

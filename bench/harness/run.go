@@ -61,6 +61,7 @@ type result struct {
 	timeline   []float64 // chunks/s per second from the start
 	marks      []mark
 	gap        time.Duration
+	markGaps   []time.Duration // longest stall within 15 s after each mark
 	took       time.Duration
 	timedOut   bool
 	capped     bool
@@ -393,6 +394,22 @@ func measure(ctx context.Context, k *cluster, res *result, in []inRecord, from m
 		res.rate = float64(len(stamps)) / stamps[len(stamps)-1].Sub(start).Seconds()
 	}
 	res.gap = longestGap(stamps)
+	for _, m := range res.marks {
+		at := start.Add(m.At)
+		var g time.Duration
+		prev := at
+		for _, t := range stamps {
+			if t.Before(at) {
+				continue
+			}
+			if t.After(at.Add(15 * time.Second)) {
+				break
+			}
+			g = max(g, t.Sub(prev))
+			prev = t
+		}
+		res.markGaps = append(res.markGaps, g)
+	}
 	res.timeline = timeline(stamps, start, time.Second)
 	if c := res.sc.GPU.capacity(batchSize); c > 0 && res.sc.Endpoints > 0 {
 		res.capShare = res.rate / (c * float64(res.sc.Endpoints))

@@ -149,8 +149,11 @@ func scenarios(sc scale) []scenario {
 			GPU: gpuBound, Endpoints: 1, Corpus: docs(chunksFor(killDur, gcap), 1, 40), Workers: 1,
 			Args: []string{"--session-timeout", "6s"}, Script: killing(killEvery), Expected: killDur, Static: true},
 		scenario{Name: "scale", Title: "1 → 3 → 1 workers (4 GPU endpoints)", Kind: kindRagpipe,
-			GPU: gpuBound, Endpoints: 4, Corpus: docs(chunksFor(scaleDur, 2*gcap), 1, 40), Workers: 1,
+			GPU: gpuBound, Endpoints: 4, Corpus: docs(chunksFor(scaleDur+5*time.Second, 4*gcap), 1, 40), Workers: 1,
 			Script: scaling(scaleDur/3, 2*scaleDur/3), Expected: scaleDur},
+		scenario{Name: "scale-848", Title: "1 → 3 → 1 workers (4 GPU endpoints), --group-protocol consumer (KIP-848)", Kind: kindRagpipe,
+			GPU: gpuBound, Endpoints: 4, Corpus: docs(chunksFor(scaleDur+5*time.Second, 4*gcap), 1, 40), Workers: 1,
+			Args: []string{"--group-protocol", "consumer"}, Script: scaling(scaleDur/3, 2*scaleDur/3), Expected: scaleDur},
 	)
 	for _, n := range []int{1, 2, 4} {
 		out = append(out, scenario{Name: fmt.Sprintf("endpoints-%d", n), Title: fmt.Sprintf("%d gpusim endpoint(s) behind one worker", n),
