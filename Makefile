@@ -7,7 +7,8 @@
 #   make demo         the demo on the embedded broker
 #   make bench        the end-to-end harness on real Kafka (bench/harness):
 #                     regenerates BENCHMARKS.md and docs/figures (~12 min)
-#   make bench-quick  every harness scenario at small scale (a smoke run)
+#   make bench-quick  every harness scenario at small scale (a smoke run; report
+#                     in bench/out/BENCHMARKS-quick.md, BENCHMARKS.md untouched)
 #   make bench-engine in-process engine benchmarks (docs/benchmarks.md)
 #   make proto        regenerate the protobuf code (see mk/proto.mk)
 
@@ -42,7 +43,7 @@ bench:
 	$(GO) run ./bench/harness
 
 bench-quick:
-	$(GO) run ./bench/harness -quick -report BENCHMARKS.md
+	$(GO) run ./bench/harness -quick -report bench/out/BENCHMARKS-quick.md -figures bench/out/figures-quick
 
 bench-engine:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/

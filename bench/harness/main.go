@@ -133,8 +133,12 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rel, _ := filepath.Rel(repo, figDir)
-	return writeReport(filepath.Join(repo, *report), rel, figs, results, ceiling, e.pcNote, *quick, time.Since(began))
+	reportPath := filepath.Join(repo, *report)
+	rel, err := filepath.Rel(filepath.Dir(reportPath), figDir)
+	if err != nil {
+		return err
+	}
+	return writeReport(reportPath, filepath.ToSlash(rel), figs, results, ceiling, e.pcNote, *quick, time.Since(began))
 }
 
 func logResult(r result) {
