@@ -6,13 +6,17 @@
 #                     that this target installs, starts and stops
 #   make build        bin/ragpipe
 #   make demo         the demo on the embedded broker
-#   make bench        engine benchmarks (numbers in docs/benchmarks.md)
+#   make bench        the end-to-end harness on real Kafka (bench/harness):
+#                     regenerates BENCHMARKS.md and docs/figures (~12 min)
+#   make bench-quick  every harness scenario at small scale (a smoke run; report
+#                     in bench/out/BENCHMARKS-quick.md, BENCHMARKS.md untouched)
+#   make bench-engine in-process engine benchmarks (docs/benchmarks.md)
 #   make fuzz         each parser fuzz target for FUZZTIME (default 1m)
 #   make proto        regenerate the protobuf code (see mk/proto.mk)
 
 GO ?= go
 
-.PHONY: all build test lint unit demo bench fuzz kafka-install postgres-install clean
+.PHONY: all build test lint unit demo bench bench-quick bench-engine fuzz kafka-install postgres-install clean
 
 all: build
 
@@ -38,6 +42,12 @@ demo:
 	$(GO) run ./cmd/ragpipe demo
 
 bench:
+	$(GO) run ./bench/harness
+
+bench-quick:
+	$(GO) run ./bench/harness -quick -report bench/out/BENCHMARKS-quick.md -figures bench/out/figures-quick
+
+bench-engine:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 FUZZTIME ?= 1m

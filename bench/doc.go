@@ -1,5 +1,5 @@
 // Package bench holds ragpipe's benchmarks of the consumer engine, run by
-// `make bench`; docs/benchmarks.md records their numbers and the machine.
+// `make bench-engine`; docs/benchmarks.md records their numbers and the machine.
 //
 // The handler models a GPU embedding server: each batch costs a fixed
 // latency plus a per-record cost, and a fixed number of batches may run at

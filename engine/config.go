@@ -152,6 +152,12 @@ type Config struct {
 	// SessionTimeout of the group member (default 45s; franz-go heartbeats
 	// in the background, so a slow handler never costs membership).
 	SessionTimeout time.Duration
+	// GroupProtocol is "classic" (the default, also ""): client-side
+	// cooperative-sticky assignment; or "consumer": KIP-848 server-side
+	// assignment (kgo.ServerSideBalancer, Kafka 4.0+; franz-go falls back
+	// to classic on older brokers), where a member joining or leaving does
+	// not stop the others.
+	GroupProtocol string
 	// RebalanceTimeout bounds a rebalance, including revocation draining
 	// and its commit (default 60s). Must exceed DrainTimeout +
 	// CommitTimeout.
@@ -242,6 +248,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseOrdering(string(c.Ordering)); err != nil {
 		errs = append(errs, err)
+	}
+	if c.GroupProtocol != "" && c.GroupProtocol != "classic" && c.GroupProtocol != "consumer" {
+		errs = append(errs, fmt.Errorf(`group protocol must be "classic" or "consumer", got %q`, c.GroupProtocol))
 	}
 	if c.MaxInFlightBatches < 1 {
 		errs = append(errs, fmt.Errorf("max in-flight batches must be at least 1, got %d", c.MaxInFlightBatches))

@@ -130,6 +130,9 @@ func (e *Engine) clientOpts() []kgo.Opt {
 	if e.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(e.cfg.InstanceID))
 	}
+	if e.cfg.GroupProtocol == "consumer" {
+		opts = append(opts, kgo.ServerSideBalancer())
+	}
 	if !e.cfg.ExactlyOnce {
 		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(e.cfg.CommitInterval), kgo.AutoCommitCallback(e.onCommit))
 	} else {

@@ -29,6 +29,7 @@ type workerFlags struct {
 	drainTimeout      time.Duration
 	instanceID        string
 	sessionTimeout    time.Duration
+	groupProtocol     string
 	exactlyOnce       bool
 	txnID             string
 	txnTimeout        time.Duration
@@ -53,6 +54,7 @@ func (w *workerFlags) register(cmd *cobra.Command, defaultGroup string, defaultB
 	f.DurationVar(&w.drainTimeout, "drain-timeout", engine.DefaultDrainTimeout, "on shutdown or revoke, how long in-flight work may finish")
 	f.StringVar(&w.instanceID, "instance-id", envOr("RAGPIPE_INSTANCE_ID", ""), "static group membership id, e.g. the pod name (env RAGPIPE_INSTANCE_ID)")
 	f.DurationVar(&w.sessionTimeout, "session-timeout", engine.DefaultSessionTimeout, "group session timeout")
+	f.StringVar(&w.groupProtocol, "group-protocol", "classic", "group protocol: classic (client-side cooperative-sticky assignment) or consumer (KIP-848 server-side assignment, Kafka 4.0+)")
 	f.BoolVar(&w.exactlyOnce, "exactly-once", false, "commit outputs and input offsets in Kafka transactions (read_committed consumers see each output once)")
 	f.StringVar(&w.txnID, "transactional-id", "", "transactional id for --exactly-once, stable across restarts and unique per worker (default GROUP-INSTANCE_ID, or GROUP-HOSTNAME)")
 	f.DurationVar(&w.txnTimeout, "transaction-timeout", engine.DefaultTransactionTimeout, "transaction timeout for --exactly-once; a round not done in half of it is aborted and retried")
@@ -115,7 +117,7 @@ func (w *workerFlags) engine(g *globals, st stage.Worker, obs *observer) (*engin
 		Group: w.group, Ordering: ord, MaxInFlightBatches: w.concurrency, BatchMaxRecords: w.batchSize,
 		BatchWait: w.batchWait, BatchMaxBytes: w.batchBytes, MaxInFlightBytes: w.maxInFlight,
 		MaxAttempts: w.maxAttempts, MaxServerFailures: w.maxServerFailures, DrainTimeout: w.drainTimeout,
-		InstanceID: w.instanceID, SessionTimeout: w.sessionTimeout, ClientOpts: opts, Logger: slog.Default(),
+		InstanceID: w.instanceID, SessionTimeout: w.sessionTimeout, GroupProtocol: w.groupProtocol, ClientOpts: opts, Logger: slog.Default(),
 		ExactlyOnce: w.exactlyOnce, TransactionalID: w.transactionalID(), TransactionTimeout: w.txnTimeout,
 		MinInFlightBatches: w.minConcurrency, BreakerThreshold: w.breaker,
 	}))

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "baseline" {
+		err = runBaseline(ctx, os.Args[2:])
+	} else {
+		err = runAll(ctx, os.Args[1:])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
+		os.Exit(1)
+	}
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// repoRoot is the nearest folder above the working directory with go.mod.
+func repoRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return "", errors.New("not inside the ragpipe module (no go.mod above)")
+		}
+		d = up
+	}
+}
+
+func runAll(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "every scenario at small scale (a smoke run)")
+	only := fs.String("only", "", "comma-separated scenario names to run (default: all)")
+	report := fs.String("report", "BENCHMARKS.md", "report to write, relative to the repo root (empty: none)")
+	figures := fs.String("figures", "docs/figures", "folder of the figures, relative to the repo root")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	repo, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "ragpipe-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bin, err := buildRagpipe(ctx, repo, tmp)
+	if err != nil {
+		return err
+	}
+	logs := filepath.Join(repo, "bench", "out", "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return err
+	}
+	k, err := startKafka(ctx, repo)
+	if err != nil {
+		return err
+	}
+	defer k.stop()
+	if err := k.ensureTopics(ctx, benchPartitions); err != nil {
+		return err
+	}
+	e := &env{kafka: k, ragpipe: bin, self: self, logs: logs, quick: *quick}
+	e.pcJar, e.pcNote = buildPC(ctx, repo)
+	want := splitComma(*only)
+	began := time.Now()
+	var results []result
+	for i, sc := range scenarios(scale{quick: *quick}) {
+		if len(want) > 0 && !slices.Contains(want, sc.Name) {
+			continue
+		}
+		if sc.Kind == kindPC && e.pcJar == "" {
+			slog.Warn("skipping the Parallel Consumer baseline", "scenario", sc.Name, "why", e.pcNote)
+			continue
+		}
+		slog.Info("scenario", "name", sc.Name, "chunks", sc.Corpus.chunks())
+		res := runScenario(ctx, e, sc, i)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		logResult(res)
+		results = append(results, res)
+	}
+	var ceiling float64
+	if _, ok := find(results, "engine-bound"); ok {
+		if ceiling, err = embedderCeiling(ctx, e, scale{quick: *quick}.d(10*time.Second, 3*time.Second), 16); err != nil {
+			slog.Warn("embedder ceiling", "err", err)
+		}
+		slog.Info("embedder ceiling", "per_min", int(ceiling*60))
+	}
+	if *report == "" {
+		return nil
+	}
+	figDir := filepath.Join(repo, *figures)
+	figs, err := writeFigures(figDir, results)
+	if err != nil {
+		return err
+	}
+	reportPath := filepath.Join(repo, *report)
+	rel, err := filepath.Rel(filepath.Dir(reportPath), figDir)
+	if err != nil {
+		return err
+	}
+	return writeReport(reportPath, filepath.ToSlash(rel), figs, results, ceiling, e.pcNote, *quick, time.Since(began))
+}
+
+func logResult(r result) {
+	attrs := []any{"name", r.sc.Name, "per_min", int(r.rate * 60), "cap_share", fmt.Sprintf("%.2f", r.capShare),
+		"p50", r.lat.P50.Round(time.Millisecond), "p99", r.lat.P99.Round(time.Millisecond),
+		"rss_mb", r.peakRSS >> 20, "cpu_s_per_1k", fmt.Sprintf("%.3f", r.cpuPer1k),
+		"inputs", r.v.Inputs, "delivered", r.v.Delivered, "lost", r.v.Lost, "dup", r.v.Duplicates,
+		"order", r.v.OrderErrors, "dlq", r.v.DeadLettered, "took", r.took.Round(time.Second),
+		"load", r.load[1]}
+	if r.err != nil {
+		attrs = append(attrs, "err", r.err)
+	}
+	if r.timedOut {
+		attrs = append(attrs, "timed_out", true)
+	}
+	slog.Info("result", attrs...)
+}
