@@ -14,6 +14,8 @@
 //   - BenchmarkBacklogRSS: the worker's resident memory while it drains a
 //     1,000,000-record backlog from a broker in another process;
 //     BenchmarkStuckHeadRSS the same with one record hung for 15 s.
+//   - BenchmarkManyWorkers: 30 workers on 300 partitions in one process,
+//     10 leaving and 10 joining under load: stalls and ordering.
 //   - BenchmarkIngestToSearchable: document freshness through embed and
 //     index at half the server's capacity, from record timestamps.
 //   - BenchmarkMixedFaults, BenchmarkToxicDocument: the real embed stage
