@@ -85,74 +85,33 @@ type HookAssigned interface{ OnAssigned(partitions int) }
 // hooks calls the hooks that implement each event.
 type hooks []Hook
 
+// each calls f on every hook that implements H.
+func each[H any](hs hooks, f func(H)) {
+	for _, h := range hs {
+		if x, ok := h.(H); ok {
+			f(x)
+		}
+	}
+}
+
 func (hs hooks) batchHandled(ev BatchHandled) {
-	for _, h := range hs {
-		if x, ok := h.(HookBatchHandled); ok {
-			x.OnBatchHandled(ev)
-		}
-	}
+	each(hs, func(h HookBatchHandled) { h.OnBatchHandled(ev) })
 }
-
 func (hs hooks) recordFailed(ev RecordFailed) {
-	for _, h := range hs {
-		if x, ok := h.(HookRecordFailed); ok {
-			x.OnRecordFailed(ev)
-		}
-	}
+	each(hs, func(h HookRecordFailed) { h.OnRecordFailed(ev) })
 }
-
 func (hs hooks) recordDeadLettered(ev RecordFailed) {
-	for _, h := range hs {
-		if x, ok := h.(HookRecordDeadLettered); ok {
-			x.OnRecordDeadLettered(ev)
-		}
-	}
+	each(hs, func(h HookRecordDeadLettered) { h.OnRecordDeadLettered(ev) })
 }
-
-func (hs hooks) recordsDone(n int) {
-	for _, h := range hs {
-		if x, ok := h.(HookRecordsDone); ok {
-			x.OnRecordsDone(n)
-		}
-	}
-}
-
-func (hs hooks) committed(ev Committed) {
-	for _, h := range hs {
-		if x, ok := h.(HookCommitted); ok {
-			x.OnCommitted(ev)
-		}
-	}
-}
-
+func (hs hooks) recordsDone(n int)      { each(hs, func(h HookRecordsDone) { h.OnRecordsDone(n) }) }
+func (hs hooks) committed(ev Committed) { each(hs, func(h HookCommitted) { h.OnCommitted(ev) }) }
 func (hs hooks) partitionPaused(ev PartitionPaused) {
-	for _, h := range hs {
-		if x, ok := h.(HookPartitionPaused); ok {
-			x.OnPartitionPaused(ev)
-		}
-	}
+	each(hs, func(h HookPartitionPaused) { h.OnPartitionPaused(ev) })
 }
-
 func (hs hooks) breakerChanged(state string) {
-	for _, h := range hs {
-		if x, ok := h.(HookBreakerChanged); ok {
-			x.OnBreakerChanged(state)
-		}
-	}
+	each(hs, func(h HookBreakerChanged) { h.OnBreakerChanged(state) })
 }
-
 func (hs hooks) concurrencyLimit(n int) {
-	for _, h := range hs {
-		if x, ok := h.(HookConcurrencyLimit); ok {
-			x.OnConcurrencyLimit(n)
-		}
-	}
+	each(hs, func(h HookConcurrencyLimit) { h.OnConcurrencyLimit(n) })
 }
-
-func (hs hooks) assigned(n int) {
-	for _, h := range hs {
-		if x, ok := h.(HookAssigned); ok {
-			x.OnAssigned(n)
-		}
-	}
-}
+func (hs hooks) assigned(n int) { each(hs, func(h HookAssigned) { h.OnAssigned(n) }) }

@@ -28,17 +28,19 @@ func (e *Engine) poll(ctx context.Context) {
 			e.cl.AllowRebalance()
 			return
 		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				e.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-			}
-		})
 		e.intake(fetches)
 		e.cl.AllowRebalance()
 	}
 }
 
+// intake logs the fetch errors of a poll and puts its records into the
+// ledgers and lanes.
 func (e *Engine) intake(fetches kgo.Fetches) {
+	fetches.EachError(func(t string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) {
+			e.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+		}
+	})
 	now := time.Now()
 	var toPause []*partState
 	e.mu.Lock()

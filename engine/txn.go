@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -42,11 +41,6 @@ func (e *Engine) pollTransactional(ctx context.Context) {
 			e.cl.AllowRebalance()
 			return
 		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				e.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-			}
-		})
 		e.intake(fetches)
 		done, timedOut := e.waitAllDone(ctx, time.Now().Add(e.cfg.txnRoundTimeout()))
 		if ctx.Err() != nil {

@@ -93,43 +93,36 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 		acks acks
 	)
 	promise := acks.promise
-	walkFailed := false
-	for _, root := range roots {
-		err := ingest.Walk(ctx, root, func(f ingest.File) error {
-			sum.Files++
-			var (
-				n   int
-				err error
-			)
-			if s.DocID != nil {
-				f.DocID, err = s.DocID(f)
-			}
-			if err == nil {
-				n, err = s.file(ctx, f, promise)
-			}
-			if err != nil {
-				sum.Failed++
-				msg := err.Error()
-				if !strings.Contains(msg, f.DocID) {
-					msg = f.DocID + ": " + msg
-				}
-				fmt.Fprintf(s.Stderr, "ragpipe %s (document failed)\n", msg)
-			} else {
-				sum.Documents++
-				sum.Chunks += n
-			}
-			if s.Progress != nil {
-				s.Progress(sum)
-			}
-			return ctx.Err()
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return sum, ctx.Err()
-			}
-			walkFailed = true
-			fmt.Fprintf(s.Stderr, "ragpipe ingest: %v\n", err)
+	walkFailed, err := walkRoots(ctx, roots, s.Stderr, "ingest", func(f ingest.File) error {
+		sum.Files++
+		var (
+			n   int
+			err error
+		)
+		if s.DocID != nil {
+			f.DocID, err = s.DocID(f)
 		}
+		if err == nil {
+			n, err = s.file(ctx, f, promise)
+		}
+		if err != nil {
+			sum.Failed++
+			msg := err.Error()
+			if !strings.Contains(msg, f.DocID) {
+				msg = f.DocID + ": " + msg
+			}
+			fmt.Fprintf(s.Stderr, "ragpipe %s (document failed)\n", msg)
+		} else {
+			sum.Documents++
+			sum.Chunks += n
+		}
+		if s.Progress != nil {
+			s.Progress(sum)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return sum, err
 	}
 	if err := acks.wait(ctx, s.Client, "ingest"); err != nil {
 		return sum, err

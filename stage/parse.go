@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,7 +68,7 @@ func (s *Parse) one(ctx context.Context, r *kgo.Record) ([]*kgo.Record, error) {
 	if err != nil {
 		return nil, fault.Record(fmt.Errorf("%s: %w", m.GetDocId(), err))
 	}
-	f := ingest.File{Path: mediaOrName(m), DocID: m.GetDocId(), Size: int64(len(data))}
+	f := ingest.File{Path: parseName(m), DocID: m.GetDocId(), Size: int64(len(data))}
 	doc, chunks, err := s.parse(ctx, f, data)
 	if err != nil {
 		return nil, fault.Record(fmt.Errorf("%s: %w", m.GetDocId(), err))
@@ -141,4 +142,13 @@ func ParseWorker(s *Parse) Worker {
 		Topics: []string{event.TopicRaw}, Handler: s.Handle,
 		DeadLetter: DeadLetter(nil), Lineage: event.Lineage,
 	}
+}
+
+// parseName is the name a raw document is parsed under (its extension
+// picks the parser): its source path, or its document id without one.
+func parseName(m *ragpipev1.DocumentRaw) string {
+	if src := m.GetSource(); src != "" && !strings.HasSuffix(src, "/") {
+		return src
+	}
+	return m.GetDocId()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -56,30 +55,23 @@ func (s *Submit) Run(ctx context.Context, roots []string) (SubmitSummary, error)
 		acks acks
 	)
 	promise := acks.promise
-	walkFailed := false
-	for _, root := range roots {
-		err := ingest.Walk(ctx, root, func(f ingest.File) error {
-			sum.Files++
-			n, inBlob, err := s.file(ctx, f, maxBytes, promise)
-			if err != nil {
-				sum.Failed++
-				fmt.Fprintf(s.Stderr, "ragpipe submit: %s: %v\n", f.DocID, err)
-				return ctx.Err()
-			}
-			sum.Submitted++
-			sum.Bytes += n
-			if inBlob {
-				sum.Blobs++
-			}
-			return ctx.Err()
-		})
+	walkFailed, err := walkRoots(ctx, roots, s.Stderr, "submit", func(f ingest.File) error {
+		sum.Files++
+		n, inBlob, err := s.file(ctx, f, maxBytes, promise)
 		if err != nil {
-			if ctx.Err() != nil {
-				return sum, ctx.Err()
-			}
-			walkFailed = true
-			fmt.Fprintf(s.Stderr, "ragpipe submit: %v\n", err)
+			sum.Failed++
+			fmt.Fprintf(s.Stderr, "ragpipe submit: %s: %v\n", f.DocID, err)
+			return ctx.Err()
 		}
+		sum.Submitted++
+		sum.Bytes += n
+		if inBlob {
+			sum.Blobs++
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return sum, err
 	}
 	if err := acks.wait(ctx, s.Client, "submit"); err != nil {
 		return sum, err
@@ -130,13 +122,4 @@ func (s *Submit) file(ctx context.Context, f ingest.File, maxBytes int64, promis
 	}
 	s.Client.Produce(ctx, rec, promise)
 	return int64(len(data)), inBlob, nil
-}
-
-// mediaOrName is the name a raw document is parsed under: its source path,
-// or its document id when it has none.
-func mediaOrName(m *ragpipev1.DocumentRaw) string {
-	if src := m.GetSource(); src != "" && !strings.HasSuffix(src, "/") {
-		return src
-	}
-	return m.GetDocId()
 }

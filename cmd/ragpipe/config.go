@@ -228,7 +228,7 @@ func typed(f *pflag.Flag, v string) any {
 	return v
 }
 
-func newConfigCmd() *cobra.Command {
+func newConfigCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Show the effective configuration"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "print [COMMAND...]",
@@ -247,7 +247,7 @@ Passwords, API keys and the passwords of DSNs are shown as REDACTED.`,
 				}
 				target = found
 			}
-			file := configFileOf(cmd)
+			file := g.configFile
 			if target != root {
 				// The target's flags were not parsed: fill them from the
 				// environment and the file, as running it would.
@@ -310,36 +310,20 @@ Passwords, API keys and the passwords of DSNs are shown as REDACTED.`,
 	return cmd
 }
 
-// configFileOf returns the file configuration loaded for this run.
-func configFileOf(cmd *cobra.Command) map[string]any {
-	if m, ok := cmd.Root().Annotations[configLoadedKey]; ok && m != "" {
-		f, err := loadConfigFile(m)
-		if err == nil {
-			return f
-		}
-	}
-	return nil
-}
-
-const configLoadedKey = "ragpipe.config.file"
-
 // loadSources applies the environment and the configuration file to cmd's
-// flags, after checking the file's keys against the whole command tree.
-func loadSources(cmd *cobra.Command, path string) error {
+// flags, after checking the file's keys against the whole command tree,
+// and returns the file's contents (nil without a file).
+func loadSources(cmd *cobra.Command, path string) (map[string]any, error) {
 	var file map[string]any
 	if path != "" {
 		var err error
 		if file, err = loadConfigFile(path); err != nil {
-			return err
+			return nil, err
 		}
 		if unknown := checkConfigKeys(cmd.Root(), file, "", true); len(unknown) > 0 {
-			return fmt.Errorf("--config %s: unknown keys: %s (keys are flag names, under the command they belong to)",
+			return nil, fmt.Errorf("--config %s: unknown keys: %s (keys are flag names, under the command they belong to)",
 				path, strings.Join(slices.Compact(unknown), ", "))
 		}
-		if cmd.Root().Annotations == nil {
-			cmd.Root().Annotations = map[string]string{}
-		}
-		cmd.Root().Annotations[configLoadedKey] = path
 	}
-	return applySources(cmd, file)
+	return file, applySources(cmd, file)
 }

@@ -29,7 +29,9 @@ type globals struct {
 	logLevel  string
 	logFormat string
 	config    string
-	data      string
+	// configFile is the --config file's contents, loaded once per run.
+	configFile map[string]any
+	data       string
 }
 
 func newRootCmd() *cobra.Command {
@@ -64,9 +66,11 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		if !cmd.Flags().Changed("config") {
 			path = os.Getenv("RAGPIPE_CONFIG")
 		}
-		if err := loadSources(cmd, path); err != nil {
+		file, err := loadSources(cmd, path)
+		if err != nil {
 			return err
 		}
+		g.configFile = file
 		return g.setupLogging(cmd)
 	}
 	root.AddCommand(
@@ -84,7 +88,7 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		newReplayCmd(g),
 		newStatusCmd(g),
 		newGpusimCmd(),
-		newConfigCmd(),
+		newConfigCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -3,8 +3,10 @@ package stage
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 
+	"github.com/ragpipe/ragpipe/ingest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -37,4 +39,20 @@ func (a *acks) wait(ctx context.Context, cl *kgo.Client, what string) error {
 		return fmt.Errorf("%s: producing: %w", what, a.err)
 	}
 	return nil
+}
+
+// walkRoots calls fn for every file under roots. A root that cannot be
+// walked is reported on stderr (as command what) and the others go on;
+// walkFailed says whether one was. err is the context's, when it ended.
+func walkRoots(ctx context.Context, roots []string, stderr io.Writer, what string, fn func(ingest.File) error) (walkFailed bool, err error) {
+	for _, root := range roots {
+		if err := ingest.Walk(ctx, root, fn); err != nil {
+			if ctx.Err() != nil {
+				return walkFailed, ctx.Err()
+			}
+			walkFailed = true
+			fmt.Fprintf(stderr, "ragpipe %s: %v\n", what, err)
+		}
+	}
+	return walkFailed, nil
 }
