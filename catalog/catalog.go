@@ -31,6 +31,16 @@ type Catalog struct {
 	idled int
 }
 
+// New returns a catalog of tenant holding hashes (doc_id → document
+// hash), for callers that know them otherwise, and tests.
+func New(tenant string, hashes map[string]string) *Catalog {
+	c := &Catalog{tenant: tenant, hashes: map[string]string{}}
+	for doc, h := range hashes {
+		c.hashes[doc] = h
+	}
+	return c
+}
+
 // Hash returns the document hash cataloged for doc_id, if any.
 func (c *Catalog) Hash(docID string) (string, bool) {
 	if c == nil {
