@@ -100,6 +100,72 @@ func TestIngestSkipsCatalogedFiles(t *testing.T) {
 	}
 }
 
+// With a named source, a file skipped as unchanged keeps its remembered
+// version (a touch does not change it) and counts as present for --sync.
+func TestIngestSourceKeepsSkippedFiles(t *testing.T) {
+	b, err := broker.StartEmbedded(broker.EmbeddedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, event.TopicParsed); err != nil {
+		t.Fatal(err)
+	}
+	docs := t.TempDir()
+	for _, name := range []string{"a.md", "b.md"} {
+		if err := os.WriteFile(filepath.Join(docs, name), []byte("# "+name+"\n\nSome text.\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srcs, err := OpenSources(filepath.Join(t.TempDir(), "sources.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srcs.Close()
+	run := func(cat *catalog.Catalog) (*Source, IngestSummary) {
+		t.Helper()
+		src, err := srcs.Source("t", "hb", []string{docs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Ingest{Client: cl, Tenant: "t", Chunker: ingest.DefaultChunker(), DocID: src.DocID, Version: src.Version, Catalog: cat}
+		sum, err := s.Run(ctx, []string{docs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src, sum
+	}
+	if _, sum := run(nil); sum.Documents != 2 {
+		t.Fatalf("first ingest: %+v", sum)
+	}
+	versions := map[string]int64{}
+	for id, ref := range srcs.state.Sources["t/hb"].Docs {
+		versions[id] = ref.Version
+	}
+	hash, _ := FileHash(filepath.Join(docs, "a.md"))
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(docs, "a.md"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	src, sum := run(catalog.New("t", map[string]string{"hb/a.md": hash}))
+	if sum.Unchanged != 1 || sum.Documents != 1 {
+		t.Fatalf("second ingest: %+v, want a.md unchanged and b.md published", sum)
+	}
+	if got := srcs.state.Sources["t/hb"].Docs["hb/a.md"]; got.Version != versions["hb/a.md"] || got.Hash != hash {
+		t.Fatalf("a.md remembered as %+v, want version %d and hash %s", got, versions["hb/a.md"], hash)
+	}
+	gone, err := src.Missing([]string{docs})
+	if err != nil || len(gone) != 0 {
+		t.Fatalf("--sync would delete %v (%v): a skipped file is still on disk", gone, err)
+	}
+}
+
 // readParsed reads n records of documents.parsed: doc_id → document_hash.
 func readParsed(t *testing.T, addrs []string, n int) map[string]string {
 	t.Helper()
