@@ -96,9 +96,18 @@ func parsedSince(t *testing.T, brokers string, ends map[int32]int64, want int) [
 // Unchanged content publishes nothing: once the index stage has cataloged
 // every document, an ingest of the same folder produces no record; an
 // edited file (and not a touched one) is published; --force publishes
-// everything; a deleted document is published again.
+// everything; a deleted document is published again. Once with the index
+// stage at least once, once in exactly-once mode (its catalog entries in
+// transactions, each partition of documents.catalog ending in a marker).
 func TestUnchangedContentPublishesNothingOnKafka(t *testing.T) {
 	brokers := kafkaBrokers(t)
+	t.Run("at-least-once", func(t *testing.T) { testUnchangedContent(t, brokers) })
+	t.Run("exactly-once", func(t *testing.T) {
+		testUnchangedContent(t, brokers, "--exactly-once", "--transactional-id", "it-catalog-index-eos")
+	})
+}
+
+func testUnchangedContent(t *testing.T, brokers string, indexArgs ...string) {
 	resetTopics(t, brokers)
 	mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "3", "--replication-factor", "1")
 	const n = 6
@@ -110,8 +119,8 @@ func TestUnchangedContentPublishesNothingOnKafka(t *testing.T) {
 		}
 	}
 	_, url := startGpusim(t)
-	start(t, "embed", "embed", "--brokers", brokers, "--group", "it-catalog-embed", "--embedder", url, "--model", "gpusim")
-	start(t, "index", "index", "--brokers", brokers, "--group", "it-catalog-index", "--data", t.TempDir())
+	start(t, "embed", "embed", "--brokers", brokers, "--group", "it-catalog-embed-"+t.Name(), "--embedder", url, "--model", "gpusim")
+	start(t, "index", append([]string{"index", "--brokers", brokers, "--group", "it-catalog-index-" + t.Name(), "--data", t.TempDir()}, indexArgs...)...)
 	args := []string{"--brokers", brokers, "--max-tokens", "24", "--overlap", "0"}
 
 	docs, chunks, unchanged := ingestRun(t, append(args, corpus)...)
