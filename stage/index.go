@@ -24,12 +24,6 @@ import (
 // replay or a fresh ingest, clear the tombstone and are indexed); and
 // documents.deleted: the document's versions up to the deleted one leave
 // the store, and later chunks of them are ignored.
-//
-// With each announcement of a version whose chunks carry a document_hash
-// it writes a CatalogEntry on documents.catalog, and with each delete a
-// tombstone for the document's key there: the catalog holds the hash of
-// every searchable document, which ingest reads back to skip unchanged
-// files. A failed version is never announced, so never cataloged.
 type Index struct {
 	Store store.Store
 	// Logger receives a line for each chunk the store ignores as part of
@@ -166,40 +160,15 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			return nil, fault.Record(err)
 		}
 		res[pos[j]].Outputs = []*kgo.Record{rec}
-		if entry, err := catalogEntry(batch[pos[j]].Key, m, di); err != nil {
+		entry, err := catalogEntry(batch[pos[j]].Key, m, di)
+		if err != nil {
 			return nil, err
-		} else if entry != nil {
+		}
+		if entry != nil {
 			res[pos[j]].Outputs = append(res[pos[j]].Outputs, entry)
 		}
 	}
 	return res, nil
-}
-
-// catalogEntry returns the documents.catalog record of a version just
-// announced on vectors.indexed, or nil when its chunks carry no
-// document_hash (written by a stage that predates it). It goes out with
-// the announcement, in the same transaction in exactly-once mode: a
-// version is cataloged exactly when it is searchable.
-func catalogEntry(key []byte, m *ragpipev1.ChunkEmbedded, di *ragpipev1.DocumentIndexed) (*kgo.Record, error) {
-	if m.GetDocumentHash() == "" {
-		return nil, nil
-	}
-	rec, err := event.NewRecord(event.TopicCatalog, key, &ragpipev1.CatalogEntry{
-		TenantId: di.GetTenantId(), DocId: di.GetDocId(), DocVersion: di.GetDocVersion(),
-		DocumentHash: m.GetDocumentHash(), Source: m.GetSource(), ChunkCount: di.GetChunkCount(),
-		Model: di.GetModel(), Dimensions: di.GetDimensions(), Store: di.GetStore(), IndexedAt: di.GetIndexedAt(),
-	})
-	if err != nil {
-		return nil, fault.Record(err)
-	}
-	return rec, nil
-}
-
-// catalogTombstone removes a deleted document from documents.catalog (a
-// record without a value, which compaction keeps only for a while), so
-// that the same content ingested again is published again.
-func catalogTombstone(tenant, doc string) *kgo.Record {
-	return &kgo.Record{Topic: event.TopicCatalog, Key: event.Key(tenant, doc)}
 }
 
 func (s *Index) logger() *slog.Logger {
