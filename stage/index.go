@@ -108,7 +108,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		if err != nil {
 			return nil, fault.Record(err)
 		}
-		res[delPos[j]].Outputs = []*kgo.Record{rec}
+		res[delPos[j]].Outputs = []*kgo.Record{rec, catalogTombstone(d.GetTenantId(), d.GetDocId())}
 	}
 	if len(chunks) == 0 {
 		return res, nil
@@ -160,6 +160,13 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			return nil, fault.Record(err)
 		}
 		res[pos[j]].Outputs = []*kgo.Record{rec}
+		entry, err := catalogEntry(batch[pos[j]].Key, m, di)
+		if err != nil {
+			return nil, err
+		}
+		if entry != nil {
+			res[pos[j]].Outputs = append(res[pos[j]].Outputs, entry)
+		}
 	}
 	return res, nil
 }
