@@ -128,3 +128,36 @@ func TestIndexCatalogsSearchableVersions(t *testing.T) {
 		t.Fatal("the delete was not announced")
 	}
 }
+
+// WithoutCatalog (a cluster without documents.catalog) announces versions
+// and deletes as usual and writes nothing to the catalog.
+func TestIndexWithoutCatalogWritesNoEntries(t *testing.T) {
+	st, err := store.OpenEmbedded(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w := IndexWorker(st, WithoutCatalog())
+	ctx := context.Background()
+	res, err := w.Handler(ctx, []*kgo.Record{hashedEmbedded(t, "a", 7, 0, 1, "sha256:aa")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := event.NewRecord(event.TopicDeleted, event.Key("t", "a"), &ragpipev1.DocumentDeleted{
+		TenantId: "t", DocId: "a", DocVersion: 7, Reason: "delete",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, err := w.Handler(ctx, []*kgo.Record{del})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = append(res, res2...)
+	if n := len(outputsOn(res, event.TopicCatalog)); n != 0 {
+		t.Fatalf("%d catalog record(s) without the catalog", n)
+	}
+	if n := len(outputsOn(res, event.TopicIndexed)); n != 2 {
+		t.Fatalf("want the version and the delete announced, got %d", n)
+	}
+}
