@@ -92,6 +92,7 @@ func New(cfg Config) (*Engine, error) {
 		hooks:    hooks(cfg.Hooks),
 		carry:    make(map[tp]map[int64]failures),
 		parts:    make(map[tp]*partState),
+		ready:    newLaneQueue(cfg.TopicWeights),
 		changed:  make(chan struct{}),
 		gather:   make(chan struct{}, 1),
 		br:       breaker{threshold: cfg.BreakerThreshold, base: cfg.RetryBackoff, limit: cfg.MaxServerBackoff},
