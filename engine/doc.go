@@ -55,6 +55,19 @@
 //  5. Oldest first. Ready lanes are dispatched by the intake order of their
 //     head record, so each partition's done records stay close to its
 //     watermark and a crash redoes little more than the records in flight.
+//     With Config.TopicWeights this holds within a priority class (one per
+//     input topic): classes are chosen by weighted fair queueing counted in
+//     records, so with a backlog in every class class i gets
+//     weight_i/Σweight of the records dispatched, a class with nothing
+//     ready leaves its share to the others (no record waits while a slot
+//     is free), and a class with a ready lane is served at least once every
+//     Σweight/weight_i records: no class starves. An idle class rejoins at
+//     the current virtual time, so idleness earns no burst. Per-key order,
+//     the watermark and the memory bound are unchanged (a lane belongs to
+//     one partition, hence one class; the per-partition shares of the
+//     bound keep one class's backlog from filling it, so the others' records
+//     still come in). In exactly-once mode each round still finishes every
+//     record it took; the weights order the work within a round.
 //
 // # Rebalances and shutdown
 //
@@ -98,7 +111,8 @@
 //	stats.go      Stats snapshots
 //	handler.go    Handler, Result, dead-letter hook, batch bisection
 //	ledger.go     per-partition offset ledger and commit watermark
-//	queue.go      ready lanes, oldest head record first
+//	queue.go      ready lanes by priority class, oldest head record first
+//	priority.go   priority classes: weighted fair queueing counted in records
 //	breaker.go    circuit breaker and adaptive concurrency limit
 //	txn.go        exactly-once mode (one transaction per poll)
 //	hooks.go      optional hook interfaces for metrics and health

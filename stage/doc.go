@@ -1,12 +1,15 @@
 // Package stage holds ragpipe's pipeline stages, each a small composition
 // of the consumer engine with an adapter:
 //
-//   - Ingest (files → documents.parsed) walks paths, loads and chunks each
-//     file, and produces one ChunkParsed per chunk in chunk order. A file
+//   - Ingest (files → documents.parsed, or the topic of Ingest.Priority)
+//     walks paths, loads and chunks each file, and produces one
+//     ChunkParsed per chunk in chunk order. A file
 //     that cannot be read or parsed gets a line on stderr and a
 //     DocumentFailed (stage "parse"); ingest goes on.
-//   - Embed (documents.parsed → chunks.embedded) hands batches of chunks to
-//     an Embedder and emits one ChunkEmbedded per chunk.
+//   - Embed (documents.parsed and its priority topics → chunks.embedded)
+//     hands batches of chunks to an Embedder and emits one ChunkEmbedded
+//     per chunk; it reads every parsed topic (event.ParsedTopics) in one
+//     group, weighted by priority (DefaultPriorityWeights, 8:3:1).
 //   - Index (chunks.embedded → store + vectors.indexed) upserts chunks into
 //     the vector store and emits a DocumentIndexed when a document version
 //     is complete.

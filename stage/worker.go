@@ -35,9 +35,9 @@ type Worker struct {
 	// TopicWeights are the stage's default priority classes of its
 	// topics (engine.Config.TopicWeights); nil for one class.
 	TopicWeights map[string]int
-	Handler    engine.Handler
-	DeadLetter engine.DeadLetterFunc
-	Lineage    func(*kgo.Record) []kgo.RecordHeader
+	Handler      engine.Handler
+	DeadLetter   engine.DeadLetterFunc
+	Lineage      func(*kgo.Record) []kgo.RecordHeader
 	// Probe checks the stage's server with a known-good request (nil when
 	// the stage has no remote server).
 	Probe func(ctx context.Context) error
