@@ -182,3 +182,135 @@ func TestLowBacklogLeavesRoomForHigh(t *testing.T) {
 	}
 	waitDone(t, e, lowN+highN)
 }
+
+// The scheduler alone: with every class backlogged, the records taken
+// follow the weights exactly over a cycle; a class that was idle rejoins
+// at the current virtual time instead of claiming what it missed; and
+// without weights there is one class.
+func TestSchedulerSharesByWeight(t *testing.T) {
+	q := newLaneQueue(map[string]int{"hi": 8, "mid": 3, "lo": 1})
+	var seq uint64
+	lanes := map[string]*lane{}
+	for _, tp := range []string{"hi", "mid", "lo"} {
+		ln := &lane{ps: &partState{tp: tp2(tp)}}
+		for range 1000 {
+			seq++
+			ln.q = append(ln.q, &entry{seq: seq})
+		}
+		lanes[tp] = ln
+		q.push(ln)
+	}
+	take := func(n int) map[string]int {
+		got := map[string]int{}
+		for range n {
+			ln := q.pop()
+			got[ln.ps.tp.topic]++
+			ln.q = ln.q[1:]
+			q.charge(ln, 1)
+			q.push(ln)
+		}
+		return got
+	}
+	if got := take(120); got["hi"] != 80 || got["mid"] != 30 || got["lo"] != 10 {
+		t.Fatalf("120 records taken as %v, want hi 80, mid 30, lo 10", got)
+	}
+	// Every window of 12 serves low once: it never waits longer.
+	for i := range 10 {
+		if got := take(12); got["lo"] != 1 {
+			t.Fatalf("window %d: %v, want one low record in every 12", i, got)
+		}
+	}
+	// hi goes idle while the others run 400 records, then comes back: it
+	// gets its share again, not 400 records of catching up.
+	hi := lanes["hi"]
+	q.filter(func(ln *lane) bool { return ln != hi })
+	if got := take(400); got["hi"] != 0 || got["mid"] != 300 || got["lo"] != 100 {
+		t.Fatalf("without hi: %v, want mid 300, lo 100", got)
+	}
+	hi.queued = true
+	q.push(hi)
+	if got := take(24); got["hi"] > 17 || got["mid"] < 4 || got["lo"] < 1 {
+		t.Fatalf("hi back: %v, want about hi 16, mid 6, lo 2 (no burst)", got)
+	}
+	// No weights: one class, oldest head first across topics.
+	q = newLaneQueue(nil)
+	a, b := &lane{ps: &partState{tp: tp2("a")}, q: []*entry{{seq: 2}}}, &lane{ps: &partState{tp: tp2("b")}, q: []*entry{{seq: 1}}}
+	q.push(a)
+	q.push(b)
+	if first := q.pop(); first != b || len(q.sched.classes) != 1 {
+		t.Fatalf("unweighted: popped %v first with %d classes, want the oldest head in one class", first.ps.tp, len(q.sched.classes))
+	}
+}
+
+func tp2(topic string) tp { return tp{topic: topic} }
+
+func TestTopicWeightsAreValidated(t *testing.T) {
+	base := Config{Group: "g", Topics: []string{"hi", "lo"}, Handler: echo("out", 0, nil, nil)}
+	for _, w := range []map[string]int{{"other": 2}, {"hi": 0}, {"lo": -1}, {"hi": MaxTopicWeight + 1}} {
+		cfg := base
+		cfg.TopicWeights = w
+		cfg.setDefaults()
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("weights %v: no error", w)
+		}
+	}
+	cfg := base
+	cfg.TopicWeights = map[string]int{"hi": 8}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("weights for one of two topics: %v", err)
+	}
+}
+
+// Priority classes under rebalances and in exactly-once mode: members
+// joining and leaving a weighted group lose nothing and keep every key's
+// order; so does an exactly-once worker.
+func TestWeightedTopicsKeepInvariants(t *testing.T) {
+	for _, eos := range []bool{false, true} {
+		t.Run(fmt.Sprintf("exactlyOnce=%v", eos), func(t *testing.T) {
+			h := newHarness(t, 3, "hi", "mid", "lo", "out")
+			const keys, n = 10, 50
+			h.produceClass("hi", "h", keys, n, "")
+			h.produceClass("mid", "m", keys, n, "")
+			h.produceClass("lo", "l", keys, n, "")
+			var c completions
+			cfg := Config{
+				Group: "g", Topics: []string{"hi", "mid", "lo"}, TopicWeights: map[string]int{"hi": 8, "mid": 3, "lo": 1},
+				ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)},
+				Handler:    c.handler("out", 20*time.Millisecond), BatchMaxRecords: 4, MaxInFlightBatches: 2,
+			}
+			if eos {
+				cfg.ExactlyOnce, cfg.TransactionalID = true, "t-1"
+				cfg.TxnMaxRecords = 100
+				cfg.Handler = c.handler("out", 2*time.Millisecond)
+				_, e := runEngine(t, cfg)
+				waitDone(t, e, 3*keys*n)
+			} else {
+				stop1, e1 := runEngine(t, cfg)
+				waitDone(t, e1, 100)
+				_, e2 := runEngine(t, cfg) // joins: partitions move to it
+				waitDone(t, e2, 20)
+				if err := stop1(); err != nil { // leaves: its partitions move on
+					t.Fatal(err)
+				}
+			}
+			recs := h.consumeAll("out", 3*keys*n, 30*time.Second)
+			next := map[string]int{}
+			seen := map[string]bool{}
+			for _, r := range recs {
+				if seen[string(r.Value)] {
+					continue // redone in-flight work after a rebalance
+				}
+				seen[string(r.Value)] = true
+				key, seq := parseVal(t, string(r.Value))
+				if seq != next[key] {
+					t.Fatalf("key %s: output %d first appeared before %d", key, seq, next[key])
+				}
+				next[key]++
+			}
+			if len(seen) != 3*keys*n {
+				t.Fatalf("%d of %d outputs", len(seen), 3*keys*n)
+			}
+		})
+	}
+}

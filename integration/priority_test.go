@@ -122,3 +122,43 @@ func TestPrioritiesOnKafka(t *testing.T) {
 		t.Errorf("%d low chunks embedded before the last high chunk, want at least %d", before["lo"], max(1, want))
 	}
 }
+
+// submit --priority on real Kafka: the raw documents carry the
+// ragpipe.priority header, and the parse stage writes their chunks to the
+// priority's topic (nothing of theirs on the others).
+func TestSubmitPriorityOnKafka(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	resetTopics(t, brokers)
+	mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "2", "--replication-factor", "1")
+	for _, tenant := range []string{"hi", "lo"} {
+		dir := filepath.Join(t.TempDir(), tenant)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeSyntheticCorpus(t, dir, 3, 8)
+		prio := map[string]string{"hi": "high", "lo": "low"}[tenant]
+		mustRun(t, time.Minute, "submit", "--brokers", brokers, "--tenant", tenant, "--priority", prio, dir)
+	}
+	// 3 documents a tenant, each of at least one chunk.
+	p := start(t, "parse", "parse", "--brokers", brokers, "--group", "it-prio-parse")
+	tenantsOn := func(topic string, n int, timeout time.Duration) map[string]int {
+		got := map[string]int{}
+		for _, r := range readTopic(t, brokers, topic, timeout, atLeast(n)) {
+			ten, _, _ := event.ParseKey(r.Key)
+			got[ten]++
+		}
+		return got
+	}
+	high, low := tenantsOn(event.TopicParsedHigh, 3, time.Minute), tenantsOn(event.TopicParsedLow, 3, time.Minute)
+	p.stop(20 * time.Second)
+	if high["hi"] < 3 || len(high) != 1 {
+		t.Fatalf("documents.parsed.high holds chunks of %v, want only tenant hi", high)
+	}
+	if low["lo"] < 3 || len(low) != 1 {
+		t.Fatalf("documents.parsed.low holds chunks of %v, want only tenant lo", low)
+	}
+	// parse has stopped: documents.parsed holds all it wrote (read for 5 s).
+	if normal := tenantsOn(event.TopicParsed, 1<<30, 5*time.Second); len(normal) != 0 {
+		t.Fatalf("documents.parsed holds chunks of %v, want none", normal)
+	}
+}
