@@ -27,7 +27,14 @@
 //     a done record that waits for an earlier unfinished one still counts.
 //     Polling stops at the bound, and a partition whose buffered bytes pass
 //     its share of the bound is paused (fetching resumes when it drains
-//     below half), so a stuck partition pauses instead of growing. What a
+//     below half), so a stuck partition pauses instead of growing. With
+//     Config.TopicWeights each input topic (priority class) also has a
+//     share, MaxInFlightBytes/len(Topics): when a class's buffered bytes
+//     pass it, all its partitions pause until it drains below half, so a
+//     backlog in one class never fills the bound and the other classes'
+//     records still come in (the partitions' shares alone overlap when
+//     there are many partitions, each being at least 256 KiB, and a
+//     partition may take one fetch beyond its share before it pauses). What a
 //     restart redoes is bounded by the same bytes. Group heartbeats run in
 //     the background, so neither a full buffer nor a slow handler costs the
 //     member its place in the group.
@@ -64,10 +71,10 @@
 //     Σweight/weight_i records: no class starves. An idle class rejoins at
 //     the current virtual time, so idleness earns no burst. Per-key order,
 //     the watermark and the memory bound are unchanged (a lane belongs to
-//     one partition, hence one class; the per-partition shares of the
-//     bound keep one class's backlog from filling it, so the others' records
-//     still come in). In exactly-once mode each round still finishes every
-//     record it took; the weights order the work within a round.
+//     one partition, hence one class; the class shares of the bound keep
+//     one class's backlog from filling it). In exactly-once mode each
+//     round still finishes every record it took; the weights order the
+//     work within a round.
 //
 // # Rebalances and shutdown
 //
@@ -112,7 +119,7 @@
 //	handler.go    Handler, Result, dead-letter hook, batch bisection
 //	ledger.go     per-partition offset ledger and commit watermark
 //	queue.go      ready lanes by priority class, oldest head record first
-//	priority.go   priority classes: weighted fair queueing counted in records
+//	priority.go   priority classes: weighted fair queueing counted in records, class shares of the memory bound
 //	breaker.go    circuit breaker and adaptive concurrency limit
 //	txn.go        exactly-once mode (one transaction per poll)
 //	hooks.go      optional hook interfaces for metrics and health

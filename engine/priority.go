@@ -111,3 +111,77 @@ func validateWeights(weights map[string]int, topics []string) []error {
 	}
 	return errs
 }
+
+// classShares is the memory bound's share of each priority class: with
+// Config.TopicWeights, each input topic's buffered bytes are held to
+// MaxInFlightBytes/len(Topics), so that a backlog in one class never fills
+// the bound and the other classes' records still come in. (The
+// partitions' own shares overlap when there are many partitions, each
+// being at least 256 KiB, and a partition may take one fetch beyond its
+// share before it pauses: without a class share a low-priority backlog
+// can hold the whole bound.) Nil without weights. Guarded by Engine.mu.
+type classShares struct {
+	budget int64
+	bytes  map[string]int64
+	paused map[string]bool // the class's partitions were paused for its share
+}
+
+func newClassShares(cfg *Config) *classShares {
+	if len(cfg.TopicWeights) == 0 {
+		return nil
+	}
+	return &classShares{
+		budget: max(cfg.MaxInFlightBytes/int64(len(cfg.Topics)), 1),
+		bytes:  map[string]int64{},
+		paused: map[string]bool{},
+	}
+}
+
+func (c *classShares) add(topic string, n int64) {
+	if c != nil {
+		c.bytes[topic] += n
+	}
+}
+
+// over says topic's class holds more than its share.
+func (c *classShares) over(topic string) bool { return c != nil && c.bytes[topic] > c.budget }
+
+// drained says topic's class is below half its share (where its
+// partitions may resume).
+func (c *classShares) drained(topic string) bool { return c == nil || c.bytes[topic] <= c.budget/2 }
+
+// pauseClassLocked pauses every partition of topic that is not paused yet,
+// when its class goes over its share, and returns them.
+func (e *Engine) pauseClassLocked(topic string) []*partState {
+	if e.shares == nil || e.shares.paused[topic] || !e.shares.over(topic) {
+		return nil
+	}
+	e.shares.paused[topic] = true
+	var out []*partState
+	for _, ps := range e.parts {
+		if ps.tp.topic == topic && !ps.paused && !ps.dropped {
+			ps.paused = true
+			out = append(out, ps)
+		}
+	}
+	return out
+}
+
+// resumeClassLocked resumes the partitions of topic that are below half
+// their own share, once its class drained below half its share, and
+// returns them.
+func (e *Engine) resumeClassLocked(topic string) []*partState {
+	if e.shares == nil || !e.shares.paused[topic] || !e.shares.drained(topic) {
+		return nil
+	}
+	e.shares.paused[topic] = false
+	share := e.shareLocked()
+	var out []*partState
+	for _, ps := range e.parts {
+		if ps.tp.topic == topic && ps.paused && !ps.dropped && ps.bytes <= share/2 {
+			ps.paused = false
+			out = append(out, ps)
+		}
+	}
+	return out
+}

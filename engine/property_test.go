@@ -32,6 +32,9 @@ func TestEngineProperty(t *testing.T) {
 		ordering := rapid.SampledFrom([]Ordering{OrderKey, OrderPartition}).Draw(rt, "ordering")
 		failEvery := rapid.IntRange(0, 7).Draw(rt, "fail every (0: never)")
 		seed := rapid.Uint64().Draw(rt, "seed")
+		// A small bound makes partitions and priority classes pause and
+		// resume all the time (0: the default bound).
+		bound := int64(rapid.SampledFrom([]int{0, 1 << 10, 4 << 10, 16 << 10}).Draw(rt, "max in-flight bytes"))
 		// Up to three input topics, weighted or not: priority classes
 		// change the dispatch order, never the invariants.
 		nTopics := rapid.IntRange(1, 3).Draw(rt, "input topics")
@@ -100,7 +103,7 @@ func TestEngineProperty(t *testing.T) {
 		e, err := New(Config{
 			Group: "g", Topics: topics, TopicWeights: weights, ClientOpts: []kgo.Opt{kgo.SeedBrokers(b.Addrs()...)},
 			Handler: handler, Ordering: ordering, BatchMaxRecords: batch, MaxInFlightBatches: conc,
-			RetryBackoff: time.Millisecond, Logger: testLogger(),
+			RetryBackoff: time.Millisecond, Logger: testLogger(), MaxInFlightBytes: bound,
 		})
 		if err != nil {
 			rt.Fatal(err)
