@@ -96,7 +96,9 @@ type Config struct {
 	// with a ready record is served at least once every Σweight/weight_i
 	// records, so no class starves; within a class, oldest head record
 	// first. Nil or empty (the default): one class, oldest head first
-	// across all topics.
+	// across all topics. With weights, each topic's buffered bytes are
+	// also held to MaxInFlightBytes/len(Topics), so that one class's
+	// backlog leaves room for the others.
 	TopicWeights map[string]int
 	// Ordering of processing and emission (default OrderKey).
 	Ordering Ordering
