@@ -43,17 +43,6 @@ func PriorityTopic(p Priority) string {
 	return TopicParsed
 }
 
-// TopicPriority is the priority whose chunks travel on topic, and whether
-// topic is one of ParsedTopics.
-func TopicPriority(topic string) (Priority, bool) {
-	for _, p := range Priorities() {
-		if PriorityTopic(p) == topic {
-			return p, true
-		}
-	}
-	return "", false
-}
-
 // ParsedTopics returns the topics that carry ChunkParsed, highest
 // priority first: every consumer of chunks reads all of them.
 func ParsedTopics() []string {
