@@ -93,8 +93,9 @@ type Config struct {
 	// in [1, MaxTopicWeight]; an input topic not listed weighs 1. With a
 	// backlog in every class, dispatch gives class i weight_i/Σweight of
 	// the records (weighted fair queueing counted in records), and a class
-	// with a ready record is served at least once every Σweight/weight_i
-	// records, so no class starves; within a class, oldest head record
+	// with a ready record is served again within about Σweight/weight_i
+	// records (plus one lane's run, at most BatchMaxRecords), so no class
+	// starves; within a class, oldest head record
 	// first. Nil or empty (the default): one class, oldest head first
 	// across all topics. With weights, each topic's buffered bytes are
 	// also held to MaxInFlightBytes/len(Topics), so that one class's

@@ -67,8 +67,9 @@
 //     records, so with a backlog in every class class i gets
 //     weight_i/Σweight of the records dispatched, a class with nothing
 //     ready leaves its share to the others (no record waits while a slot
-//     is free), and a class with a ready lane is served at least once every
-//     Σweight/weight_i records: no class starves. An idle class rejoins at
+//     is free), and a class with a ready lane is served again within
+//     about Σweight/weight_i records (plus one lane's run, at most
+//     BatchMaxRecords, which later turns make up for): no class starves. An idle class rejoins at
 //     the current virtual time, so idleness earns no burst. Per-key order,
 //     the watermark and the memory bound are unchanged (a lane belongs to
 //     one partition, hence one class; the class shares of the bound keep

@@ -31,7 +31,9 @@ type prioClass struct {
 // is skipped (the scheduler is work-conserving), and a class that becomes
 // ready again starts at the current virtual time, so it gains no credit
 // from its idle time and cannot lock the others out. Every class with a
-// ready lane is served within Σweight/weight records: low never starves.
+// ready lane is served again within about Σweight/weight records (a lane's
+// run of up to BatchMaxRecords is charged whole, and the other classes
+// catch up after it): low never starves.
 // Guarded by Engine.mu.
 type scheduler struct {
 	weighted bool
