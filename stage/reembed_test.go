@@ -1,0 +1,184 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ragpipe/ragpipe/broker"
+	"github.com/ragpipe/ragpipe/embed"
+	"github.com/ragpipe/ragpipe/engine"
+	"github.com/ragpipe/ragpipe/event"
+	"github.com/ragpipe/ragpipe/fault"
+	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
+	"github.com/ragpipe/ragpipe/store"
+)
+
+// The reembed handler embeds with its own embedder into its namespace,
+// applies deletes there, and maps a rejected input back to its batch
+// position.
+func TestReembedHandlerWritesTheNamespace(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenEmbedded(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := &Reembed{Embed: Embed{Embedder: rejecting{embed.NewHash(8)}}, Store: st}
+	del, err := event.NewRecord(event.TopicDeleted, event.Key("t", "b"), &ragpipev1.DocumentDeleted{TenantId: "t", DocId: "b", DocVersion: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*kgo.Record{parsedRecord(t, "a", 1, 0, 2, "alpha"), del, parsedRecord(t, "a", 1, 1, 2, "beta"), parsedRecord(t, "b", 1, 0, 1, "gamma")}
+	res, err := s.Handle(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || len(r.Outputs) != 0 {
+			t.Fatalf("result %d: %+v (reembed produces nothing)", i, r)
+		}
+	}
+	if n, _ := st.CountVersion(ctx, "t", "a", 1); n != 2 {
+		t.Fatalf("a: %d chunks, want 2", n)
+	}
+	if n, _ := st.CountVersion(ctx, "t", "b", 1); n != 0 {
+		t.Fatalf("the deleted document was stored (%d chunks)", n)
+	}
+	hits, err := st.Search(ctx, "t", embed.NewHash(8).Vector("alpha"), 1)
+	if err != nil || len(hits) != 1 || hits[0].Model != "hash-8" || hits[0].Text != "alpha" {
+		t.Fatalf("search: %+v %v", hits, err)
+	}
+	_, err = s.Handle(ctx, []*kgo.Record{del, parsedRecord(t, "c", 1, 0, 1, "fine"), parsedRecord(t, "d", 1, 0, 1, "poison")})
+	if fault.ClassOf(err) != fault.ClassRecord || fault.IndexOf(err) != 2 {
+		t.Fatalf("want a record error at batch position 2, got %v (index %d)", err, fault.IndexOf(err))
+	}
+	// A dead letter of the re-embedding goes to the DLQ only: a
+	// DocumentFailed would fail the version in the active namespace too.
+	outs := deadLetterOnly(NewFailures(0))(batch[0], engine.Failure{Stage: "reembed", Err: errors.New("x"), Attempts: 3})
+	if len(outs) != 1 || outs[0].Topic != event.TopicDLQ {
+		t.Fatalf("dead letter: %+v", outs)
+	}
+}
+
+// On a broker: the worker replays documents.parsed and documents.deleted
+// from the earliest offsets into the namespace, and Progress reports the
+// group complete once its committed offsets reach the end offsets noted
+// before it started.
+func TestReembedWorkerCatchesUpToTheNotedEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := broker.StartEmbedded(broker.EmbeddedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopics(ctx, 3, 1, nil, event.TopicParsed, event.TopicDeleted, event.TopicDLQ, event.TopicFailed); err != nil {
+		t.Fatal(err)
+	}
+	const docs, chunks = 20, 3
+	var recs []*kgo.Record
+	for d := range docs {
+		for c := range chunks {
+			recs = append(recs, parsedRecord(t, fmt.Sprintf("doc-%02d", d), 1, int32(c), chunks, fmt.Sprintf("doc %d chunk %d", d, c)))
+		}
+	}
+	recs = append(recs, parsedRecord(t, "bad", 1, 0, 2, "fine"), parsedRecord(t, "bad", 1, 1, 2, "poison"))
+	del, err := event.NewRecord(event.TopicDeleted, event.Key("t", "doc-00"), &ragpipev1.DocumentDeleted{TenantId: "t", DocId: "doc-00", DocVersion: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = append(recs, del)
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	target, err := EndOffsets(ctx, adm, ReembedTopics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenEmbedded(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w := ReembedWorker(rejecting{embed.NewHash(8)}, st, "hash-8-8")
+	if w.Group != "ragpipe-reembed-hash-8-8" {
+		t.Fatalf("group %s", w.Group)
+	}
+	behind, err := Progress(ctx, adm, w.Group, target)
+	if err != nil || len(behind) == 0 {
+		t.Fatalf("before the start: %v behind, %v", behind, err)
+	}
+	e, err := engine.New(w.Configure(engine.Config{ClientOpts: []kgo.Opt{kgo.SeedBrokers(b.Addrs()...)}, RetryBackoff: 10 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	for {
+		behind, err = Progress(ctx, adm, w.Group, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(behind) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("still behind: %+v", behind)
+		case err := <-done:
+			t.Fatalf("the engine stopped: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for d := range docs {
+		n, _ := st.CountVersion(ctx, "t", fmt.Sprintf("doc-%02d", d), 1)
+		if want := chunks * min(d, 1); n != want {
+			t.Fatalf("doc-%02d: %d chunks in the namespace, want %d", d, n, want)
+		}
+	}
+	hits, err := st.Search(ctx, "t", embed.NewHash(8).Vector("fine"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hits {
+		if h.DocID == "bad" || h.DocID == "doc-00" {
+			t.Fatalf("%s is searchable: %+v", h.DocID, h)
+		}
+	}
+	if len(hits) != (docs-1)*chunks {
+		t.Fatalf("%d hits, want %d", len(hits), (docs-1)*chunks)
+	}
+	// The poison chunk is in the DLQ; documents.failed stays empty.
+	ends, err := adm.ListEndOffsets(ctx, event.TopicDLQ, event.TopicFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dlq, failed int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Topic == event.TopicDLQ {
+			dlq += o.Offset
+		} else {
+			failed += o.Offset
+		}
+	})
+	if dlq != 1 || failed != 0 {
+		t.Fatalf("%d dead letters and %d DocumentFailed, want 1 and 0", dlq, failed)
+	}
+}
