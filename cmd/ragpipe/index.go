@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+
 	"github.com/spf13/cobra"
 
 	"github.com/ragpipe/ragpipe/stage"
@@ -20,10 +22,13 @@ func newIndexCmd(g *globals) *cobra.Command {
 			if dsn == "" {
 				dsn = g.storeDir()
 			}
-			st, err := store.Open(cmd.Context(), dsn, false)
+			// Chunks go to the index namespace of their model (see
+			// store.Router); deletes and failures to every namespace.
+			nss, err := store.OpenNamespaces(cmd.Context(), dsn, false)
 			if err != nil {
 				return err
 			}
+			st := store.NewRouter(nss, slog.Default())
 			defer st.Close()
 			return w.run(cmd.Context(), g, stage.IndexWorker(st))
 		},
