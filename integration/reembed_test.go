@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -214,4 +215,84 @@ func TestReembedSwitchesSearchToTheNewModel(t *testing.T) {
 func regexpMatch(t *testing.T, pattern, s string) bool {
 	t.Helper()
 	return regexp.MustCompile(pattern).MatchString(s)
+}
+
+// The same on the embedded store, with --follow: after the switch a new
+// document, embedded by the embed worker still on model A (whose chunks
+// the index stage now skips), reaches the new namespace through the
+// following reembed; SIGTERM then ends it with exit 0, and the old
+// namespace can be dropped while the index worker runs.
+func TestReembedFollowOnTheEmbeddedStore(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	resetTopics(t, brokers)
+	data := t.TempDir()
+	mustRun(t, time.Minute, "topics", "apply", "--brokers", brokers, "--partitions", "3", "--replication-factor", "1")
+	corpus := filepath.Join(t.TempDir(), "corpus")
+	writeCorpus(t, corpus)
+	_, urlA := startGpusim(t, "--model", "model-a", "--dim", "384")
+	_, urlB := startGpusim(t, "--model", "model-b", "--dim", "256")
+	start(t, "embed", "embed", "--brokers", brokers, "--group", "it-follow-embed", "--embedder", urlA, "--model", "model-a", "--batch-size", "16")
+	indexP := start(t, "index", "index", "--brokers", brokers, "--group", "it-follow-index", "--data", data)
+	docs, chunks := parseIngested(t, mustRun(t, 2*time.Minute, "ingest", "--brokers", brokers, corpus))
+	readTopic(t, brokers, event.TopicIndexed, 2*time.Minute, func(rs []*kgo.Record) bool {
+		seen := map[string]bool{}
+		for _, r := range rs {
+			seen[string(r.Key)] = true
+		}
+		return len(seen) >= docs
+	})
+
+	follow := start(t, "reembed", "reembed", "--brokers", brokers, "--data", data, "--model", "model-b", "--embedder", urlB,
+		"--follow", "--group", fmt.Sprintf("it-follow-%d", time.Now().UnixNano()))
+	waitFor(t, 2*time.Minute, "the new namespace to become active", func() bool {
+		return strings.Contains(follow.stdout.String(), "is active") || follow.exited()
+	})
+	if follow.exited() {
+		t.Fatalf("reembed --follow exited: %v\n%s", follow.err, follow.stderr.String())
+	}
+	list := mustRun(t, time.Minute, "reembed", "--list", "--data", data)
+	if !regexpMatch(t, `model-b-256\s+model-b\s+256\s+active\s+`+fmt.Sprint(chunks), list) {
+		t.Fatalf("want model-b-256 active with %d chunks:\n%s", chunks, list)
+	}
+
+	late := filepath.Join(t.TempDir(), "late")
+	if err := os.MkdirAll(late, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(late, "quokka.md"), []byte("# Quokka\n\nThe quokka is a small marsupial of Rottnest Island.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, time.Minute, "ingest", "--brokers", brokers, late)
+	searchB := []string{"search", "--data", data, "--json", "--k", "3", "--embedder", urlB, "--model", "model-b", "quokka marsupial Rottnest Island"}
+	waitFor(t, time.Minute, "the late document in the new namespace", func() bool {
+		out, _, err := run(t, time.Minute, searchB...)
+		var res searchResult
+		return err == nil && json.Unmarshal([]byte(out), &res) == nil && len(res.Hits) > 0 &&
+			strings.HasSuffix(res.Hits[0].DocID, "quokka.md") && res.Hits[0].Model == "model-b"
+	})
+	follow.stop(30 * time.Second)
+	waitFor(t, time.Minute, "the index stage to skip the late document's model-A chunks", func() bool {
+		return strings.Contains(indexP.stderr.String(), "skipping a chunk of a retired namespace's model")
+	})
+
+	if _, errs, err := run(t, time.Minute, "reembed", "--data", data, "--drop", "model-b-256"); exitStatus(err) != 1 || !strings.Contains(errs, "active index namespace") {
+		t.Fatalf("dropping the active namespace: want exit 1, got %v:\n%s", err, errs)
+	}
+	// The index worker lets go of the retired namespace within its
+	// registry refresh; until then the drop is refused as in use.
+	waitFor(t, time.Minute, "the old namespace to be dropped", func() bool {
+		_, errs, err := run(t, time.Minute, "reembed", "--data", data, "--drop", "default")
+		if err != nil && !strings.Contains(errs, "open for writing by another process") {
+			t.Fatalf("dropping the retired namespace: %v\n%s", err, errs)
+		}
+		return err == nil
+	})
+	list = mustRun(t, time.Minute, "reembed", "--list", "--data", data)
+	if strings.Contains(list, "default") || !strings.Contains(list, "model-b-256") {
+		t.Fatalf("after dropping default:\n%s", list)
+	}
+	if out := mustRun(t, time.Minute, searchB...); !strings.Contains(out, "quokka.md") {
+		t.Fatalf("search after the drop:\n%s", out)
+	}
+	indexP.stop(20 * time.Second)
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // routerRefresh is how long the Router trusts its copy of the registry
-// before reading it again (it also reads it on a model it does not know).
+// for deletes and searches before reading it again (Upsert reads it each
+// time).
 const routerRefresh = 5 * time.Second
 
 // routedMax bounds the Router's memory of where each version went.
@@ -43,14 +44,48 @@ type Router struct {
 	listAt time.Time
 	open   map[string]Store
 	routed map[verKey]string
+
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
-// NewRouter returns a Router over nss; logger nil is slog.Default().
+// NewRouter returns a Router over nss; logger nil is slog.Default(). It
+// reads the registry every few seconds, also while idle, and lets go of
+// namespaces that were retired or dropped (so that an idle index worker
+// does not keep `reembed --drop` from taking an embedded namespace).
 func NewRouter(nss Namespaces, logger *slog.Logger) *Router {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Router{nss: nss, logger: logger, open: map[string]Store{}, routed: map[verKey]string{}}
+	r := &Router{nss: nss, logger: logger, open: map[string]Store{}, routed: map[verKey]string{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go r.refreshLoop()
+	return r
+}
+
+func (r *Router) refreshLoop() {
+	defer close(r.done)
+	t := time.NewTicker(routerRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		idle := len(r.open) == 0
+		r.mu.Unlock()
+		if idle {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), routerRefresh)
+		if _, err := r.namespaces(ctx, true); err != nil {
+			r.logger.Debug("store: reading the namespace registry", "err", err)
+		}
+		cancel()
+	}
 }
 
 // namespaces returns the registry, read again when older than
@@ -154,20 +189,15 @@ func (r *Router) Upsert(ctx context.Context, chunks []Chunk) error {
 		record bool
 		key    routeKey
 	}
+	// The registry as of now (one small read per upsert): a chunk upserted
+	// after Activate returned never goes to the namespace it retired.
+	list, err := r.namespaces(ctx, true)
+	if err != nil {
+		return err
+	}
 	var targets []target
 	for _, k := range order {
-		list, err := r.namespaces(ctx, false)
-		if err != nil {
-			return err
-		}
 		name, record, skip := pick(list, k.model, k.dim)
-		if name == "" && !skip {
-			// Perhaps a namespace created since the last read.
-			if list, err = r.namespaces(ctx, true); err != nil {
-				return err
-			}
-			name, record, skip = pick(list, k.model, k.dim)
-		}
 		switch {
 		case skip:
 			for _, c := range groups[k] {
@@ -349,6 +379,8 @@ func (r *Router) Describe() string { return r.nss.Describe() }
 // Close implements Store: it closes every namespace it opened and the
 // registry.
 func (r *Router) Close() error {
+	r.stopOnce.Do(func() { close(r.stop) })
+	<-r.done
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error
