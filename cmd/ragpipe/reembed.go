@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/ragpipe/ragpipe/broker"
+	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/stage"
 	"github.com/ragpipe/ragpipe/store"
 )
@@ -189,6 +191,11 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 			records += end
 		}
 	}
+	if lost, err := expired(ctx, adm); err != nil {
+		slog.Warn("reembed: reading the start offsets", "err", err)
+	} else if lost > 0 {
+		fmt.Fprintf(w, "reembed: warning: %d records of the chunk topics are gone to retention; documents only in them will be missing from %s (ingest them again, or keep documents.parsed longer: retention.ms)\n", lost, name)
+	}
 	fmt.Fprintf(w, "reembed: building index namespace %s (model %s, %d dims) in %s; group %s replays %v up to %d offsets\n",
 		name, model, dim, nss.Describe(), group, stage.ReembedTopics(), records)
 
@@ -261,4 +268,25 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 		}
 		fmt.Fprintf(w, "reembed: following documents.parsed into %s until stopped\n", name)
 	}
+}
+
+// expired counts the records of the chunk topics that retention removed
+// (their start offsets): a re-embedding cannot replay them.
+func expired(ctx context.Context, adm *kadm.Client) (int64, error) {
+	var topics []string
+	for _, t := range stage.ReembedTopics() {
+		if t != event.TopicDeleted {
+			topics = append(topics, t)
+		}
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return 0, err
+	}
+	if err := starts.Error(); err != nil {
+		return 0, err
+	}
+	var n int64
+	starts.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n, nil
 }
