@@ -138,23 +138,32 @@ func (r *Router) store(ctx context.Context, name string) (Store, error) {
 	return st, nil
 }
 
-// pick chooses the namespace of vectors of model and dim: "" with skip
-// set for a retired namespace's model.
+// pick chooses the namespace of vectors of model and dim (the active one
+// when it matches, else the oldest building one): "" with skip set for a
+// retired namespace's model.
 func pick(list []Namespace, model string, dim int) (name string, record, skip bool) {
 	var active Namespace
-	retired := false
+	building, retired := "", false
 	for _, ns := range list {
 		if ns.State == StateActive {
 			active = ns
 		}
 		if ns.Matches(model, dim) {
-			if ns.State != StateRetired {
+			switch ns.State {
+			case StateActive:
 				return ns.Name, false, false
+			case StateBuilding:
+				if building == "" {
+					building = ns.Name
+				}
+			default:
+				retired = true
 			}
-			retired = true
 		}
 	}
 	switch {
+	case building != "":
+		return building, false, false
 	case active.Name != "" && model == "":
 		return active.Name, false, false
 	case active.Name != "" && active.Model == "":

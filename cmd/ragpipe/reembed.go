@@ -252,6 +252,11 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 			}
 			continue
 		}
+		if err := refuseEmpty(ctx, nss, name); err != nil {
+			stop()
+			<-done
+			return err
+		}
 		if err := nss.Activate(ctx, name); err != nil {
 			return fmt.Errorf("reembed: activating %s: %w", name, err)
 		}
@@ -289,4 +294,22 @@ func expired(ctx context.Context, adm *kadm.Client) (int64, error) {
 	var n int64
 	starts.Each(func(o kadm.ListedOffset) { n += o.Offset })
 	return n, nil
+}
+
+// refuseEmpty refuses to switch search from a namespace holding chunks to
+// an empty one (documents.parsed held nothing to replay, e.g. all gone to
+// retention).
+func refuseEmpty(ctx context.Context, nss store.Namespaces, name string) error {
+	n, err := nss.Len(ctx, name)
+	if err != nil || n > 0 {
+		return err
+	}
+	active, err := store.Active(ctx, nss)
+	if err != nil {
+		return err
+	}
+	if m, err := nss.Len(ctx, active.Name); err != nil || m == 0 {
+		return err
+	}
+	return &exitError{code: exitFailure, msg: fmt.Sprintf("reembed: nothing was re-embedded into %s (documents.parsed holds no chunks: gone to retention?); refusing to switch search away from %s to an empty namespace", name, active.Name)}
 }

@@ -394,6 +394,15 @@ func testRouter(t *testing.T, loc string) {
 	if hits := search(t, r2, "t", 5, 1, 0); len(hits) != 1 || hits[0].DocID != "w" {
 		t.Fatalf("router search of the active namespace: %+v", hits)
 	}
+	// A second namespace of the active one's model (a rebuild) gets its
+	// chunks from its reembed only: the index writes the active one.
+	if _, err := nss.Create(ctx(t), "b2", "m-b", 2); err != nil {
+		t.Fatal(err)
+	}
+	upsert(t, r2, mc("m-b", "t", "v", 1, 0, 1, 0, 1))
+	if n, _ := nss.Len(ctx(t), "b2"); n != 0 {
+		t.Fatalf("a building namespace of the active model took %d chunks", n)
+	}
 	// A retired namespace still gets deletes, and can be dropped while
 	// the router runs.
 	if err := r2.DeleteDocument(ctx(t), "t", "y", 1); err != nil {
