@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Target is where a re-embedding is complete: for each topic and
@@ -55,10 +58,18 @@ type Behind struct {
 	Target    int64
 }
 
+// markerSlack is how far below its target a committed offset may stand
+// before Progress looks for transaction markers in the gap.
+const markerSlack = 16
+
 // Progress returns the partitions of t the group's committed offsets
 // have not reached yet, in topic and partition order: none means the
-// re-embedding is complete.
-func Progress(ctx context.Context, adm *kadm.Client, group string, t Target) ([]Behind, error) {
+// re-embedding is complete. A committed offset stops after the last data
+// record, so a partition ending in transaction markers (a transactional
+// producer, such as `ragpipe parse --exactly-once`) counts as reached when
+// only markers lie between it and the target; opts (the cluster's client
+// options) let Progress read that gap.
+func Progress(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, group string, t Target) ([]Behind, error) {
 	committed, err := adm.FetchOffsets(ctx, group)
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		committed, err = nil, nil // nothing committed yet
@@ -76,9 +87,19 @@ func Progress(ctx context.Context, adm *kadm.Client, group string, t Target) ([]
 			if o, ok := committed.Lookup(topic, p); ok {
 				at = o.At
 			}
-			if at < end {
-				out = append(out, Behind{Topic: topic, Partition: p, Committed: at, Target: end})
+			if at >= end {
+				continue
 			}
+			if end-max(at, 0) <= markerSlack {
+				markers, err := onlyMarkers(ctx, opts, topic, p, max(at, 0), end)
+				if err != nil {
+					return nil, err
+				}
+				if markers {
+					continue
+				}
+			}
+			out = append(out, Behind{Topic: topic, Partition: p, Committed: at, Target: end})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -88,4 +109,43 @@ func Progress(ctx context.Context, adm *kadm.Client, group string, t Target) ([]
 		return out[i].Partition < out[j].Partition
 	})
 	return out, nil
+}
+
+// onlyMarkers reports whether the offsets from..end-1 of a partition hold
+// no committed data record: only control records (transaction markers)
+// and aborted data. It reads them with read_committed, keeping control
+// records, until it sees offset end-1 or later (a marker at the end, or
+// one after an aborted record).
+func onlyMarkers(ctx context.Context, opts []kgo.Opt, topic string, partition int32, from, end int64) (bool, error) {
+	cl, err := kgo.NewClient(append(slices.Clone(opts),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(200*time.Millisecond))...)
+	if err != nil {
+		return false, fmt.Errorf("reading %s/%d: %w", topic, partition, err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return false, nil // not seen yet: count it as behind, look again later
+		}
+		if err := fs.Err0(); err != nil {
+			return false, fmt.Errorf("reading %s/%d: %w", topic, partition, err)
+		}
+		for _, r := range fs.Records() {
+			if r.Offset < from {
+				continue
+			}
+			if r.Offset < end && !r.Attrs.IsControl() {
+				return false, nil
+			}
+			if r.Offset >= end-1 {
+				return true, nil
+			}
+		}
+	}
 }

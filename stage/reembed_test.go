@@ -116,7 +116,7 @@ func TestReembedWorkerCatchesUpToTheNotedEnd(t *testing.T) {
 	if w.Group != "ragpipe-reembed-hash-8-8" {
 		t.Fatalf("group %s", w.Group)
 	}
-	behind, err := Progress(ctx, adm, w.Group, target)
+	behind, err := Progress(ctx, adm, []kgo.Opt{kgo.SeedBrokers(b.Addrs()...)}, w.Group, target)
 	if err != nil || len(behind) == 0 {
 		t.Fatalf("before the start: %v behind, %v", behind, err)
 	}
@@ -128,7 +128,7 @@ func TestReembedWorkerCatchesUpToTheNotedEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
 	for {
-		behind, err = Progress(ctx, adm, w.Group, target)
+		behind, err = Progress(ctx, adm, []kgo.Opt{kgo.SeedBrokers(b.Addrs()...)}, w.Group, target)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,5 +180,61 @@ func TestReembedWorkerCatchesUpToTheNotedEnd(t *testing.T) {
 	})
 	if dlq != 1 || failed != 0 {
 		t.Fatalf("%d dead letters and %d DocumentFailed, want 1 and 0", dlq, failed)
+	}
+}
+
+// A partition that ends in a transaction marker is complete once the
+// group has committed past its last data record.
+func TestProgressLooksPastTransactionMarkers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := broker.StartEmbedded(broker.EmbeddedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	seed := []kgo.Opt{kgo.SeedBrokers(b.Addrs()...)}
+	cl, err := kgo.NewClient(append(seed, kgo.TransactionalID("progress-test"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopics(ctx, 1, 1, nil, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "p", Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	target, err := EndOffsets(ctx, adm, []string{"p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target["p"][0] != 4 {
+		t.Fatalf("want an end offset of 4 (3 records and a commit marker), got %v", target)
+	}
+	commit := func(at int64) {
+		t.Helper()
+		os := kadm.Offsets{}
+		os.Add(kadm.Offset{Topic: "p", Partition: 0, At: at, LeaderEpoch: -1})
+		if _, err := adm.CommitOffsets(ctx, "g", os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(2)
+	if behind, err := Progress(ctx, adm, seed, "g", target); err != nil || len(behind) != 1 {
+		t.Fatalf("one data record left: want the partition behind, got %+v, %v", behind, err)
+	}
+	commit(3)
+	if behind, err := Progress(ctx, adm, seed, "g", target); err != nil || len(behind) != 0 {
+		t.Fatalf("only the marker left: want none behind, got %+v, %v", behind, err)
 	}
 }

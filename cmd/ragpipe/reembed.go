@@ -181,6 +181,10 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 		return err
 	}
 	defer cl.Close()
+	opts, err := g.kafka().Opts()
+	if err != nil {
+		return err
+	}
 	target, err := stage.EndOffsets(ctx, adm, stage.ReembedTopics())
 	if err != nil {
 		return err
@@ -236,7 +240,7 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 		if activated {
 			continue
 		}
-		behind, err := stage.Progress(ctx, adm, group, target)
+		behind, err := stage.Progress(ctx, adm, opts, group, target)
 		if err != nil {
 			slog.Warn("reembed: reading the group's progress", "group", group, "err", err)
 			continue
