@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +237,46 @@ func TestProgressLooksPastTransactionMarkers(t *testing.T) {
 	commit(3)
 	if behind, err := Progress(ctx, adm, seed, "g", target); err != nil || len(behind) != 0 {
 		t.Fatalf("only the marker left: want none behind, got %+v, %v", behind, err)
+	}
+}
+
+// Through the Router, the index stage dead-letters a chunk of a model no
+// index namespace takes (a record error), and announces a chunk of a
+// building namespace's model once that namespace holds its version.
+func TestIndexThroughRouterRefusesAnUnknownModel(t *testing.T) {
+	ctx := context.Background()
+	nss, err := store.OpenNamespaces(ctx, t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewRouter(nss, nil)
+	defer r.Close()
+	s := &Index{Store: r}
+	if _, err := s.Handle(ctx, []*kgo.Record{embeddedRecord(t, "a", 1, 0, 1)}); err != nil {
+		t.Fatal(err) // model "m" recorded for the default namespace
+	}
+	if _, err := nss.Create(ctx, "n-2", "n", 2); err != nil {
+		t.Fatal(err)
+	}
+	other, err := event.NewRecord(event.TopicEmbedded, event.Key("t", "b"), &ragpipev1.ChunkEmbedded{
+		TenantId: "t", DocId: "b", DocVersion: 1, ChunkIndex: 0, ChunkCount: 1, Text: "x", Vector: []float32{0, 1}, Model: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Handle(ctx, []*kgo.Record{other})
+	if fault.ClassOf(err) != fault.ClassRecord || !strings.Contains(err.Error(), "no index namespace for model other (2 dims)") {
+		t.Fatalf("want a record error naming the model, got %v", err)
+	}
+	newer, err := event.NewRecord(event.TopicEmbedded, event.Key("t", "b"), &ragpipev1.ChunkEmbedded{
+		TenantId: "t", DocId: "b", DocVersion: 1, ChunkIndex: 0, ChunkCount: 1, Text: "x", Vector: []float32{0, 1}, Model: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Handle(ctx, []*kgo.Record{newer})
+	if err != nil || len(res[0].Outputs) != 1 {
+		t.Fatalf("a chunk of the building namespace's model: %+v, %v", res, err)
+	}
+	if n, _ := nss.Len(ctx, "n-2"); n != 1 {
+		t.Fatalf("the building namespace holds %d chunks, want 1", n)
 	}
 }
