@@ -268,6 +268,9 @@ func (e *embeddedNamespaces) OpenNamespace(_ context.Context, name string, readO
 	return OpenEmbedded(dir, readOnly)
 }
 
+// exclusiveWriters: an embedded namespace takes one writer at a time.
+func (e *embeddedNamespaces) exclusiveWriters() bool { return true }
+
 // Describe implements Namespaces.
 func (e *embeddedNamespaces) Describe() string { return "embedded:" + e.dir }
 

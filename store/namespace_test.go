@@ -71,3 +71,31 @@ func TestPostgresMigration0004KeepsTheStore(t *testing.T) {
 	}
 	upgraded(t, dsn, 2)
 }
+
+// The embedded store takes one writer per namespace: a delete through the
+// Router does not keep a building namespace, which `ragpipe reembed`
+// writes, nor a retired one, which `reembed --drop` removes.
+func TestEmbeddedRouterLetsGoOfNamespacesItOnlyDeletesIn(t *testing.T) {
+	dir := t.TempDir()
+	nss, err := store.OpenNamespaces(t.Context(), dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nss.Create(t.Context(), "b", "m-b", 2); err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewRouter(nss, nil)
+	defer r.Close()
+	if err := r.DeleteDocument(t.Context(), "t", "x", 1); err != nil {
+		t.Fatal(err)
+	}
+	w, err := nss.OpenNamespace(t.Context(), "b", false)
+	if err != nil {
+		t.Fatalf("the building namespace after a delete through the router: %v", err)
+	}
+	// While its writer holds it, the router's deletes skip it.
+	if err := r.DeleteDocument(t.Context(), "t", "x", 2); err != nil {
+		t.Fatalf("a delete while another writer holds a namespace: %v", err)
+	}
+	w.Close()
+}

@@ -289,7 +289,7 @@ func (r *Router) each(ctx context.Context, what string, fn func(Store) error) er
 			return fmt.Errorf("store: opening namespace %s: %w", ns.Name, err)
 		}
 		err = fn(st)
-		if ns.State == StateRetired {
+		if r.releases(ns) {
 			r.release(ns.Name)
 		}
 		if err != nil {
@@ -297,6 +297,23 @@ func (r *Router) each(ctx context.Context, what string, fn func(Store) error) er
 		}
 	}
 	return nil
+}
+
+// exclusive is a registry whose namespaces take one writer at a time
+// (the embedded store).
+type exclusive interface{ exclusiveWriters() bool }
+
+// releases tells whether the Router closes a namespace's writer after a
+// delete or failure instead of keeping it: a retired one (so that it can
+// be dropped), and, where namespaces take one writer, any but the active
+// one (so that `ragpipe reembed` can open it; chunks of a building
+// namespace's model keep it open, being the embedded store's one writer).
+func (r *Router) releases(ns Namespace) bool {
+	if ns.State == StateRetired {
+		return true
+	}
+	ex, ok := r.nss.(exclusive)
+	return ok && ex.exclusiveWriters() && ns.State != StateActive
 }
 
 // release closes a namespace's writer.
