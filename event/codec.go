@@ -160,6 +160,12 @@ func DecodeDocumentIndexed(r *kgo.Record) (*ragpipev1.DocumentIndexed, error) {
 	return decodeAs[ragpipev1.DocumentIndexed](r)
 }
 
+// DecodeCatalogEntry decodes a record of TopicCatalog; see Decode. A
+// tombstone (a record without a value) is not an entry: check for it first.
+func DecodeCatalogEntry(r *kgo.Record) (*ragpipev1.CatalogEntry, error) {
+	return decodeAs[ragpipev1.CatalogEntry](r)
+}
+
 func decodeAs[M any, PM interface {
 	*M
 	proto.Message

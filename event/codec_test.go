@@ -19,38 +19,55 @@ var testTime = timestamppb.New(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 
 func chunkParsed() *ragpipev1.ChunkParsed {
 	return &ragpipev1.ChunkParsed{
-		TenantId:    "acme",
-		DocId:       "docs/install.md",
-		DocVersion:  3,
-		ChunkIndex:  1,
-		ChunkCount:  4,
-		Text:        "Run make proto.",
-		ContentHash: "sha256:9f86d081884c7d65",
-		Source:      "s3://acme/docs/install.md",
-		Title:       "Install",
-		MediaType:   "text/markdown",
-		Heading:     "Install > Linux",
-		TokenCount:  5,
-		Metadata:    map[string]string{"author": "ann", "lang": "en", "tag": "ops"},
-		ParsedAt:    testTime,
+		TenantId:     "acme",
+		DocId:        "docs/install.md",
+		DocVersion:   3,
+		ChunkIndex:   1,
+		ChunkCount:   4,
+		Text:         "Run make proto.",
+		ContentHash:  "sha256:9f86d081884c7d65",
+		Source:       "s3://acme/docs/install.md",
+		Title:        "Install",
+		MediaType:    "text/markdown",
+		Heading:      "Install > Linux",
+		TokenCount:   5,
+		Metadata:     map[string]string{"author": "ann", "lang": "en", "tag": "ops"},
+		ParsedAt:     testTime,
+		DocumentHash: "sha256:2c26b46b68ffc68f",
 	}
 }
 
 func chunkEmbedded() *ragpipev1.ChunkEmbedded {
 	return &ragpipev1.ChunkEmbedded{
-		TenantId:    "acme",
-		DocId:       "docs/install.md",
-		DocVersion:  3,
-		ChunkIndex:  3,
-		ChunkCount:  4,
-		Text:        "Run make proto.",
-		ContentHash: "sha256:9f86d081884c7d65",
-		Source:      "s3://acme/docs/install.md",
-		Title:       "Install",
-		Heading:     "Install > Linux",
-		Vector:      []float32{0.25, -0.5, 1},
-		Model:       "nomic-embed-text-v1.5",
-		EmbeddedAt:  testTime,
+		TenantId:     "acme",
+		DocId:        "docs/install.md",
+		DocVersion:   3,
+		ChunkIndex:   3,
+		ChunkCount:   4,
+		Text:         "Run make proto.",
+		ContentHash:  "sha256:9f86d081884c7d65",
+		Source:       "s3://acme/docs/install.md",
+		Title:        "Install",
+		Heading:      "Install > Linux",
+		Vector:       []float32{0.25, -0.5, 1},
+		Model:        "nomic-embed-text-v1.5",
+		EmbeddedAt:   testTime,
+		DocumentHash: "sha256:2c26b46b68ffc68f",
+	}
+}
+
+func catalogEntry() *ragpipev1.CatalogEntry {
+	return &ragpipev1.CatalogEntry{
+		TenantId:     "acme",
+		DocId:        "docs/install.md",
+		DocVersion:   3,
+		DocumentHash: "sha256:2c26b46b68ffc68f",
+		Source:       "s3://acme/docs/install.md",
+		ChunkCount:   4,
+		Model:        "nomic-embed-text-v1.5",
+		Dimensions:   768,
+		Store:        "qdrant/acme",
+		IndexedAt:    testTime,
 	}
 }
 
@@ -116,6 +133,7 @@ func TestRoundTrip(t *testing.T) {
 	roundTrip(t, event.TopicEmbedded, chunkEmbedded(), event.DecodeChunkEmbedded)
 	roundTrip(t, event.TopicFailed, documentFailed(), event.DecodeDocumentFailed)
 	roundTrip(t, event.TopicIndexed, documentIndexed(), event.DecodeDocumentIndexed)
+	roundTrip(t, event.TopicCatalog, catalogEntry(), event.DecodeCatalogEntry)
 
 	whole := documentFailed()
 	whole.ChunkIndex = nil // the whole document failed
@@ -288,6 +306,8 @@ func TestDecodeRejectsOtherMessages(t *testing.T) {
 	negCount.ChunkCount = -1
 	noDoc := documentIndexed()
 	noDoc.DocId = ""
+	noHash := catalogEntry()
+	noHash.DocumentHash = ""
 
 	check := func(name string, err error) {
 		t.Helper()
@@ -316,7 +336,11 @@ func TestDecodeRejectsOtherMessages(t *testing.T) {
 	check("indexed without doc_id", err)
 	_, err = event.DecodeDocumentIndexed(rec(chunkParsed()))
 	check("indexed reading a ChunkParsed", err)
-	for _, m := range []proto.Message{noVector, badChunk, negChunk, noTenant, negCount, noDoc} {
+	_, err = event.DecodeCatalogEntry(rec(noHash))
+	check("catalog entry without document_hash", err)
+	_, err = event.DecodeCatalogEntry(rec(documentIndexed()))
+	check("catalog entry reading a DocumentIndexed", err)
+	for _, m := range []proto.Message{noVector, badChunk, negChunk, noTenant, negCount, noDoc, noHash} {
 		if _, _, err := event.Encode(m); err == nil {
 			t.Errorf("Encode(%v) accepted an invalid message", m)
 		}

@@ -16,6 +16,7 @@
 //	documents.failed  DocumentFailed   one record per failure given up on
 //	documents.deleted DocumentDeleted  one record per document delete
 //	documents.dlq     (the failed input record, unchanged, plus headers)
+//	documents.catalog CatalogEntry     one record per searchable document version; compacted, a tombstone per deleted document
 //
 // # Keys
 //
@@ -40,9 +41,9 @@
 // also reject bytes that are not a valid message, and messages that break
 // the invariants every stage relies on: tenant_id and doc_id set (tenant_id
 // without '/'), doc_version not negative, chunk_index in [0, chunk_count)
-// for chunks, a non-empty vector for embedded chunks, and for raw documents
-// exactly one of content (within RawInlineMax) and content_ref with a
-// content hash. Each such error is
+// for chunks, a non-empty vector for embedded chunks, a document_hash for
+// catalog entries, and for raw documents exactly one of content (within
+// RawInlineMax) and content_ref with a content hash. Each such error is
 // wrapped with fault.Record: the record itself is bad, retrying will not
 // help, and the engine sends it to the dead-letter queue after its attempt
 // limit. Encode runs the same checks, so that a stage never writes what the

@@ -3,6 +3,7 @@ package event_test
 import (
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -219,6 +220,70 @@ func TestNewerConsumerReadsOldRecords(t *testing.T) {
 		}
 		if got.Get(field(tt.md, "doc_version")).Int() != 3 || got.Get(field(tt.md, "tenant_id")).String() != "acme" {
 			t.Errorf("%s: known fields not read by the newer schema: %v", name, got)
+		}
+	}
+}
+
+// withoutField returns the descriptor of message name from fd as it was
+// before field was added: what a stage not yet upgraded compiles.
+func withoutField(t *testing.T, fd protoreflect.FileDescriptor, name, field string) protoreflect.MessageDescriptor {
+	return evolve(t, fd, name, func(m *descriptorpb.DescriptorProto) {
+		kept := m.Field[:0]
+		for _, f := range m.GetField() {
+			if f.GetName() != field {
+				kept = append(kept, f)
+			}
+		}
+		m.Field = kept
+	})
+}
+
+// document_hash was added to ChunkParsed and ChunkEmbedded: a stage that
+// predates it passes it on untouched, and a record written before it reads
+// as "not known" (empty), which the index stage does not catalog.
+func TestDocumentHashAcrossVersions(t *testing.T) {
+	tests := []struct {
+		topic  string
+		md     protoreflect.MessageDescriptor
+		msg    proto.Message
+		decode func(*kgo.Record) (string, error)
+	}{
+		{event.TopicParsed, withoutField(t, ragpipev1.File_ragpipe_v1_chunk_parsed_proto, "ChunkParsed", "document_hash"), chunkParsed(),
+			func(r *kgo.Record) (string, error) {
+				m, err := event.DecodeChunkParsed(r)
+				return m.GetDocumentHash(), err
+			}},
+		{event.TopicEmbedded, withoutField(t, ragpipev1.File_ragpipe_v1_chunk_embedded_proto, "ChunkEmbedded", "document_hash"), chunkEmbedded(),
+			func(r *kgo.Record) (string, error) {
+				m, err := event.DecodeChunkEmbedded(r)
+				return m.GetDocumentHash(), err
+			}},
+	}
+	for _, tt := range tests {
+		name := tt.md.FullName()
+		// A current writer, a previous reader that re-encodes what it read.
+		old := dynamicpb.NewMessage(tt.md)
+		if err := proto.Unmarshal(mustMarshal(t, tt.msg), old); err != nil {
+			t.Fatal(err)
+		}
+		if tt.md.Fields().ByName("document_hash") != nil || len(old.GetUnknown()) == 0 {
+			t.Fatalf("%s: the previous schema should keep document_hash as an unknown field", name)
+		}
+		r, err := event.NewRecord(tt.topic, event.Key("acme", "d"), old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := tt.decode(r); err != nil || got != "sha256:2c26b46b68ffc68f" {
+			t.Errorf("%s: document_hash after a previous stage = %q, %v; want it kept", name, got, err)
+		}
+		// A previous writer: no hash, and the record is still valid.
+		old.SetUnknown(nil)
+		r, err = event.NewRecord(tt.topic, event.Key("acme", "d"), old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := tt.decode(r); err != nil || got != "" {
+			t.Errorf("%s: document_hash of a previous writer's record = %q, %v; want empty", name, got, err)
 		}
 	}
 }

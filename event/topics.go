@@ -21,6 +21,10 @@ const (
 	// TopicDLQ carries failed input records unchanged, with the dead-letter
 	// headers appended (see DeadLetter).
 	TopicDLQ = "documents.dlq"
+	// TopicCatalog carries ragpipe.v1.CatalogEntry, the content hash of
+	// each document's searchable version, keyed like the other topics;
+	// compacted, and a deleted document's key gets a tombstone.
+	TopicCatalog = "documents.catalog"
 )
 
 // Sizes of DocumentRaw records: content up to RawInlineMax bytes travels in
@@ -35,5 +39,5 @@ const (
 
 // Topics returns every pipeline topic, in the order of the pipeline.
 func Topics() []string {
-	return []string{TopicRaw, TopicParsed, TopicEmbedded, TopicIndexed, TopicFailed, TopicDLQ, TopicDeleted}
+	return []string{TopicRaw, TopicParsed, TopicEmbedded, TopicIndexed, TopicFailed, TopicDLQ, TopicDeleted, TopicCatalog}
 }

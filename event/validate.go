@@ -56,6 +56,15 @@ func Validate(msg proto.Message) error {
 			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
 			errCount,
 		)
+	case *ragpipev1.CatalogEntry:
+		var errHash error
+		if m.GetDocumentHash() == "" {
+			errHash = errors.New("missing document_hash")
+		}
+		return errors.Join(
+			checkDocument(m.GetTenantId(), m.GetDocId(), m.GetDocVersion()),
+			errHash,
+		)
 	default:
 		return nil
 	}

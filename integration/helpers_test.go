@@ -57,7 +57,7 @@ func kafkaBrokers(t *testing.T) string {
 	return b
 }
 
-var pipelineTopics = []string{event.TopicRaw, event.TopicParsed, event.TopicEmbedded, event.TopicIndexed, event.TopicFailed, event.TopicDLQ, event.TopicDeleted}
+var pipelineTopics = []string{event.TopicRaw, event.TopicParsed, event.TopicEmbedded, event.TopicIndexed, event.TopicFailed, event.TopicDLQ, event.TopicDeleted, event.TopicCatalog}
 
 func client(t *testing.T, brokers string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()

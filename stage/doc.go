@@ -2,14 +2,25 @@
 // of the consumer engine with an adapter:
 //
 //   - Ingest (files → documents.parsed) walks paths, loads and chunks each
-//     file, and produces one ChunkParsed per chunk in chunk order. A file
-//     that cannot be read or parsed gets a line on stderr and a
-//     DocumentFailed (stage "parse"); ingest goes on.
+//     file, and produces one ChunkParsed per chunk in chunk order, each
+//     with the document hash (FileHash: SHA-256 of the file's bytes,
+//     computed once per file, also for the source's version). A file whose
+//     hash is its entry in Ingest.Catalog (documents.catalog) is skipped
+//     and counted as unchanged. A file that cannot be read or parsed gets
+//     a line on stderr and a DocumentFailed (stage "parse"); ingest goes
+//     on.
+//   - Parse (documents.raw → documents.parsed) does the same for submitted
+//     documents; the document hash is DocumentRaw.content_hash when it is
+//     the SHA-256 of the bytes parsed, else empty.
 //   - Embed (documents.parsed → chunks.embedded) hands batches of chunks to
-//     an Embedder and emits one ChunkEmbedded per chunk.
+//     an Embedder and emits one ChunkEmbedded per chunk (document_hash
+//     copied).
 //   - Index (chunks.embedded → store + vectors.indexed) upserts chunks into
 //     the vector store and emits a DocumentIndexed when a document version
-//     is complete.
+//     is complete, with a CatalogEntry on documents.catalog in the same
+//     result when its chunks carry a document hash; a delete emits a
+//     tombstone there. So the catalog holds exactly the searchable
+//     versions: never a failed one.
 //   - Reembed (documents.parsed and documents.deleted → one index
 //     namespace) embeds with a new model and upserts in one handler, for
 //     `ragpipe reembed`; EndOffsets and Progress tell when its group has

@@ -78,7 +78,7 @@ func (s *Embed) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
 			ContentHash: m.GetContentHash(), Source: m.GetSource(), Title: m.GetTitle(),
 			Heading: m.GetHeading(), Vector: vecs[j], Model: s.Embedder.Model(), EmbeddedAt: now,
-			Metadata: m.GetMetadata(), ParsedAt: m.GetParsedAt(),
+			Metadata: m.GetMetadata(), ParsedAt: m.GetParsedAt(), DocumentHash: m.GetDocumentHash(),
 		}
 		rec, err := event.NewRecord(event.TopicEmbedded, batch[i].Key, out)
 		if err != nil {

@@ -26,6 +26,8 @@ import (
 // the store, and later chunks of them are ignored.
 type Index struct {
 	Store store.Store
+	// NoCatalog leaves documents.catalog alone (see WithoutCatalog).
+	NoCatalog bool
 	// Logger receives a line for each chunk the store ignores as part of
 	// a failed version (default slog.Default()).
 	Logger *slog.Logger
@@ -109,6 +111,9 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			return nil, fault.Record(err)
 		}
 		res[delPos[j]].Outputs = []*kgo.Record{rec}
+		if !s.NoCatalog {
+			res[delPos[j]].Outputs = append(res[delPos[j]].Outputs, catalogTombstone(d.GetTenantId(), d.GetDocId()))
+		}
 	}
 	if len(chunks) == 0 {
 		return res, nil
@@ -161,6 +166,16 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 			return nil, fault.Record(err)
 		}
 		res[pos[j]].Outputs = []*kgo.Record{rec}
+		if s.NoCatalog {
+			continue
+		}
+		entry, err := catalogEntry(batch[pos[j]].Key, m, di)
+		if err != nil {
+			return nil, err
+		}
+		if entry != nil {
+			res[pos[j]].Outputs = append(res[pos[j]].Outputs, entry)
+		}
 	}
 	return res, nil
 }

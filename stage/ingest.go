@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ragpipe/ragpipe/catalog"
 	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/fault"
 	"github.com/ragpipe/ragpipe/ingest"
@@ -25,11 +26,19 @@ type Ingest struct {
 	Tenant  string
 	Loader  ingest.Loader
 	Chunker ingest.Chunker
-	// Version gives a document's doc_version; the default is the file's
-	// modification time in Unix milliseconds, which grows with each edit
-	// and stays the same when an unchanged file is ingested again (so the
-	// upserts of a re-ingest overwrite instead of adding a version).
-	Version func(f ingest.File, info os.FileInfo) int64
+	// Version gives a document's doc_version from its file and its
+	// document hash (DocumentHash of its bytes, "" when they could not be
+	// read); the default is the file's modification time in Unix
+	// milliseconds, which grows with each edit and stays the same when an
+	// unchanged file is ingested again (so the upserts of a re-ingest
+	// overwrite instead of adding a version).
+	Version func(f ingest.File, info os.FileInfo, hash string) int64
+	// Catalog, when set, holds the document hashes of the tenant's
+	// searchable documents (documents.catalog): a file whose hash is the
+	// one cataloged for its doc_id is skipped, nothing is produced for it
+	// and it counts as unchanged. Nil publishes every file (--force, or no
+	// catalog to read).
+	Catalog *catalog.Catalog
 	// DocID, when set, gives a walked file its doc_id (see Source.DocID);
 	// the default is ingest.File's: the path relative to the walked root.
 	// An error fails the file.
@@ -51,6 +60,7 @@ type IngestSummary struct {
 	Files     int // files seen
 	Documents int // files turned into chunks
 	Chunks    int // ChunkParsed records produced
+	Unchanged int // files skipped: their hash is the cataloged one
 	Failed    int // files that failed (a DocumentFailed each)
 }
 
@@ -80,7 +90,7 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 		s.RunID = event.NewID()
 	}
 	if s.Version == nil {
-		s.Version = func(_ ingest.File, info os.FileInfo) int64 { return info.ModTime().UnixMilli() }
+		s.Version = func(_ ingest.File, info os.FileInfo, _ string) int64 { return info.ModTime().UnixMilli() }
 	}
 	if err := s.Loader.Validate(); err != nil {
 		return IngestSummary{}, err
@@ -96,23 +106,27 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 	walkFailed, err := walkRoots(ctx, roots, s.Stderr, "ingest", func(f ingest.File) error {
 		sum.Files++
 		var (
-			n   int
-			err error
+			n         int
+			unchanged bool
+			err       error
 		)
 		if s.DocID != nil {
 			f.DocID, err = s.DocID(f)
 		}
 		if err == nil {
-			n, err = s.file(ctx, f, promise)
+			n, unchanged, err = s.file(ctx, f, promise)
 		}
-		if err != nil {
+		switch {
+		case unchanged:
+			sum.Unchanged++
+		case err != nil:
 			sum.Failed++
 			msg := err.Error()
 			if !strings.Contains(msg, f.DocID) {
 				msg = f.DocID + ": " + msg
 			}
 			fmt.Fprintf(s.Stderr, "ragpipe %s (document failed)\n", msg)
-		} else {
+		default:
 			sum.Documents++
 			sum.Chunks += n
 		}
@@ -133,12 +147,21 @@ func (s *Ingest) Run(ctx context.Context, roots []string) (IngestSummary, error)
 	return sum, nil
 }
 
-// file produces the chunks of one file, or a DocumentFailed.
-func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Record, error)) (int, error) {
+// file produces the chunks of one file, or a DocumentFailed, or nothing
+// when the file is unchanged (its hash is the cataloged one).
+func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Record, error)) (n int, unchanged bool, err error) {
 	info, statErr := os.Stat(f.Path)
-	var version int64
+	var (
+		version int64
+		hash    string
+	)
 	if statErr == nil {
-		version = s.Version(f, info)
+		// An unreadable file keeps no hash: the load reports the error.
+		hash, _ = FileHash(f.Path)
+		version = s.Version(f, info, hash)
+	}
+	if cataloged, ok := s.Catalog.Hash(f.DocID); ok && hash != "" && cataloged == hash {
+		return 0, true, nil
 	}
 	fail := func(err error) error {
 		ref := docRef{tenant: s.Tenant, doc: f.DocID, version: version, source: f.Path}
@@ -148,31 +171,32 @@ func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Reco
 		return err
 	}
 	if statErr != nil {
-		return 0, fail(statErr)
+		return 0, false, fail(statErr)
 	}
 	doc, err := s.Loader.Load(f)
 	if err != nil {
-		return 0, fail(err)
+		return 0, false, fail(err)
 	}
 	chunks := s.Chunker.Split(doc)
 	if len(chunks) == 0 {
-		return 0, fail(errors.New("no text to index"))
+		return 0, false, fail(errors.New("no text to index"))
 	}
-	recs, err := chunkRecords(s.Tenant, f, version, doc, chunks, timestamppb.Now())
+	recs, err := chunkRecords(s.Tenant, f, version, hash, doc, chunks, timestamppb.Now())
 	if err != nil {
-		return 0, fail(err)
+		return 0, false, fail(err)
 	}
 	for _, rec := range recs {
 		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: event.HeaderIngestID, Value: []byte(s.RunID)})
 		s.Client.Produce(ctx, rec, promise)
 	}
-	return len(chunks), nil
+	return len(chunks), false, nil
 }
 
 // chunkRecords returns the ChunkParsed records of a document's chunks, in
 // order. Each carries the document's metadata and, for paginated
-// documents, the chunk's pages (ingest.ChunkMetadata).
-func chunkRecords(tenant string, f ingest.File, version int64, doc ingest.Document, chunks []ingest.Chunk, now *timestamppb.Timestamp) ([]*kgo.Record, error) {
+// documents, the chunk's pages (ingest.ChunkMetadata), and the document
+// hash (empty when not known).
+func chunkRecords(tenant string, f ingest.File, version int64, docHash string, doc ingest.Document, chunks []ingest.Chunk, now *timestamppb.Timestamp) ([]*kgo.Record, error) {
 	key := event.Key(tenant, f.DocID)
 	recs := make([]*kgo.Record, 0, len(chunks))
 	for _, c := range chunks {
@@ -181,7 +205,7 @@ func chunkRecords(tenant string, f ingest.File, version int64, doc ingest.Docume
 			ChunkIndex: int32(c.Index), ChunkCount: int32(len(chunks)), Text: c.Text,
 			ContentHash: ingest.ContentHash(c.Text), Source: f.Path, Title: doc.Title,
 			MediaType: doc.MediaType, Heading: c.Heading, TokenCount: int32(c.Tokens),
-			Metadata: ingest.ChunkMetadata(doc, c), ParsedAt: now,
+			Metadata: ingest.ChunkMetadata(doc, c), ParsedAt: now, DocumentHash: docHash,
 		})
 		if err != nil {
 			return nil, err

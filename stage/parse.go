@@ -77,7 +77,23 @@ func (s *Parse) one(ctx context.Context, r *kgo.Record) ([]*kgo.Record, error) {
 		return nil, fault.Record(fmt.Errorf("%s: no text to index", m.GetDocId()))
 	}
 	f.Path = m.GetSource()
-	return chunkRecords(m.GetTenantId(), f, m.GetDocVersion(), doc, chunks, timestamppb.Now())
+	return chunkRecords(m.GetTenantId(), f, m.GetDocVersion(), rawDocumentHash(m, data), doc, chunks, timestamppb.Now())
+}
+
+// rawDocumentHash is the document hash of a raw document: its
+// content_hash, when that is the SHA-256 of the bytes parsed (the form
+// `ragpipe submit` writes, "sha256:<hex>"); else empty (another
+// producer's hash, of another algorithm or of other bytes), and the
+// version is not cataloged.
+func rawDocumentHash(m *ragpipev1.DocumentRaw, data []byte) string {
+	ch := m.GetContentHash()
+	if !strings.HasPrefix(ch, hashPrefix) {
+		return ""
+	}
+	if h := documentHash(data); h == ch {
+		return h
+	}
+	return ""
 }
 
 func (s *Parse) content(ctx context.Context, m *ragpipev1.DocumentRaw) ([]byte, error) {

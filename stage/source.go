@@ -215,12 +215,12 @@ func (src *Source) Missing(paths []string) ([]Gone, error) {
 }
 
 // Version returns the document's version from its content (Ingest.Version):
-// the remembered version while the bytes are unchanged, else a larger one.
-func (src *Source) Version(f ingest.File, info os.FileInfo) int64 {
+// the remembered version while the bytes are unchanged (hash, FileHash of
+// the file), else a larger one.
+func (src *Source) Version(f ingest.File, info os.FileInfo, hash string) int64 {
 	mtime := info.ModTime().UnixMilli()
-	hash, err := fileHash(f.Path)
-	if err != nil {
-		return mtime // the load will report the error
+	if hash == "" {
+		return mtime // unreadable: the load will report the error
 	}
 	prev, known := src.st.Docs[f.DocID]
 	if known && prev.Hash == hash {
@@ -234,7 +234,10 @@ func (src *Source) Version(f ingest.File, info os.FileInfo) int64 {
 	return v
 }
 
-func fileHash(path string) (string, error) {
+// FileHash returns the document hash of a file: the SHA-256 of its
+// bytes, "sha256:<lowercase hex>" (ChunkParsed.document_hash, and the
+// form of DocumentRaw.content_hash).
+func FileHash(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -244,5 +247,13 @@ func fileHash(path string) (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return hashPrefix + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+const hashPrefix = "sha256:"
+
+// documentHash returns the document hash of data, as FileHash.
+func documentHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hashPrefix + hex.EncodeToString(sum[:])
 }

@@ -22,7 +22,8 @@ func sourceFile(t *testing.T, src *Source, path string) (string, int64) {
 		t.Fatal(err)
 	}
 	f.DocID = id
-	return id, src.Version(f, info)
+	hash, _ := FileHash(f.Path)
+	return id, src.Version(f, info, hash)
 }
 
 // A document's id does not depend on the folder walked, and its version

@@ -68,10 +68,21 @@ func EmbedWorker(em embed.Embedder) Worker {
 	}
 }
 
+// IndexOption adjusts the index stage (IndexWorker).
+type IndexOption func(*Index)
+
+// WithoutCatalog makes the index stage write nothing to documents.catalog:
+// for a cluster whose topics predate it (ingest then publishes every file
+// again, as before the catalog).
+func WithoutCatalog() IndexOption { return func(s *Index) { s.NoCatalog = true } }
+
 // IndexWorker is the index stage (chunks.embedded, documents.failed and
-// documents.deleted → st and vectors.indexed).
-func IndexWorker(st store.Store) Worker {
+// documents.deleted → st, vectors.indexed and documents.catalog).
+func IndexWorker(st store.Store, opts ...IndexOption) Worker {
 	s := &Index{Store: st}
+	for _, o := range opts {
+		o(s)
+	}
 	return Worker{
 		Name: "index", Group: IndexGroup, BatchSize: IndexBatchSize,
 		Topics: []string{event.TopicEmbedded, event.TopicFailed, event.TopicDeleted}, Handler: s.Handle,

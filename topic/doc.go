@@ -13,5 +13,9 @@
 // replication factor 3 with min.insync.replicas 2 (a write survives one
 // broker loss and acks=all writes keep working with one broker down),
 // seven days of retention with the delete policy (replay window; disks stay
-// bounded).
+// bounded). The exception is documents.catalog, which ingest reads back to
+// skip unchanged documents: compacted (the last entry of each key is kept,
+// without retention by time), with hour-long segments and a low dirty ratio
+// so that it compacts on small clusters too; a catalog topic with another
+// cleanup.policy is drift like any other config.
 package topic

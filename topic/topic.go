@@ -74,13 +74,38 @@ func Pipeline(o Options) ([]Spec, error) {
 	var specs []Spec
 	for _, name := range event.Topics() {
 		s := Spec{Name: name, Partitions: o.Partitions, ReplicationFactor: o.ReplicationFactor, Configs: maps.Clone(configs)}
-		if name == event.TopicRaw {
+		switch name {
+		case event.TopicRaw:
 			// Documents up to the inline limit travel in the record.
 			s.Configs["max.message.bytes"] = strconv.Itoa(event.RawMaxMessageBytes)
+		case event.TopicCatalog:
+			s.Configs = catalogConfigs(isr)
 		}
 		specs = append(specs, s)
 	}
 	return specs, nil
+}
+
+// Configs of the compacted documents.catalog: the last entry of each key
+// is kept forever (no retention by time). A segment rolls after an hour
+// and is cleaned once a tenth of the log is dirty, so that the log
+// compacts on a small cluster too, where the default 1 GiB segment would
+// never roll; tombstones stay a day, long enough for every reader that
+// started before to see them.
+const (
+	CatalogSegmentMs              = "3600000"
+	CatalogMinCleanableDirtyRatio = "0.1"
+	CatalogDeleteRetentionMs      = "86400000"
+)
+
+func catalogConfigs(isr int) map[string]string {
+	return map[string]string{
+		"cleanup.policy":            "compact",
+		"min.cleanable.dirty.ratio": CatalogMinCleanableDirtyRatio,
+		"segment.ms":                CatalogSegmentMs,
+		"delete.retention.ms":       CatalogDeleteRetentionMs,
+		"min.insync.replicas":       strconv.Itoa(isr),
+	}
 }
 
 // Action is what Apply did or found for one topic.

@@ -95,6 +95,18 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("%s: max.message.bytes %q", s.Name, mmb)
 		}
 	}
+	for _, s := range specs {
+		compact := s.Configs["cleanup.policy"] == "compact"
+		if compact != (s.Name == event.TopicCatalog) {
+			t.Errorf("%s: cleanup.policy %q", s.Name, s.Configs["cleanup.policy"])
+		}
+		if _, ok := s.Configs["retention.ms"]; compact && ok {
+			t.Errorf("%s: compacted, yet retention.ms %q", s.Name, s.Configs["retention.ms"])
+		}
+		if compact && (s.Configs["segment.ms"] == "" || s.Configs["min.cleanable.dirty.ratio"] == "" || s.Configs["min.insync.replicas"] != "2") {
+			t.Errorf("%s: configs %v", s.Name, s.Configs)
+		}
+	}
 	if event.RawMaxMessageBytes <= event.RawInlineMax {
 		t.Errorf("max.message.bytes %d for inline documents of up to %d bytes", event.RawMaxMessageBytes, event.RawInlineMax)
 	}
@@ -105,5 +117,36 @@ func TestDefaults(t *testing.T) {
 	}
 	if _, err := Pipeline(Options{Partitions: -1}); err == nil {
 		t.Fatal("negative partitions accepted")
+	}
+}
+
+// A catalog topic created with the delete policy (by hand, or by an older
+// tool) is drift: ingest relies on compaction keeping every document's
+// last entry.
+func TestCatalogCleanupPolicyDrift(t *testing.T) {
+	ctx := context.Background()
+	adm := admin(t)
+	resp, err := adm.CreateTopic(ctx, 6, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}, event.TopicCatalog)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, _ := Pipeline(Options{Partitions: 6, ReplicationFactor: 1})
+	res, err := Apply(ctx, adm, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Result
+	for _, r := range res {
+		if r.Topic == event.TopicCatalog {
+			got = r
+		} else if r.Action != Created {
+			t.Errorf("%+v", r)
+		}
+	}
+	if got.Action != Drifted || !strings.Contains(strings.Join(got.Drift, "; "), `cleanup.policy: has "delete", spec "compact"`) {
+		t.Fatalf("want cleanup.policy drift on %s, got %+v", event.TopicCatalog, got)
 	}
 }

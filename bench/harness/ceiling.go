@@ -1,24 +1,27 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ragpipe/ragpipe/embed"
 	ragpipev1 "github.com/ragpipe/ragpipe/proto/ragpipe/v1"
 )
 
-// embedderCeiling measures what the embedder costs on its own: a gpusim
-// with the engine-bound model, loaded with batches of 64 texts from
-// conns concurrent HTTP clients for d, without Kafka. It returns inputs
-// per second.
+// ceilingConns is how many requests the embedder-alone measurement keeps
+// in flight: twice the worker's default batches in flight, so that the
+// client is never what limits it.
+const ceilingConns = 16
+
+// embedderCeiling measures what the embedder costs on its own, as ragpipe
+// pays it: a gpusim with the engine-bound model, called through ragpipe's
+// own embedding client (embed.OpenAI: the same request encoding and
+// response decoding as `ragpipe embed`) with batches of 64 texts from
+// conns goroutines for d, without Kafka. It returns inputs per second.
 func embedderCeiling(ctx context.Context, e *env, d time.Duration, conns int) (float64, error) {
 	r := &run{ctx: ctx, env: e, sc: scenario{Name: "embedder-ceiling", GPU: gpuFree, Endpoints: 1}}
 	gpus, err := r.startGPUs()
@@ -38,14 +41,10 @@ func embedderCeiling(ctx context.Context, e *env, d time.Duration, conns int) (f
 			i++
 		}
 	})
-	body, err := json.Marshal(map[string]any{"model": "gpusim", "input": texts})
+	client, err := embed.NewOpenAI(embed.Config{BaseURL: r.gpus[0], Model: "gpusim", Timeout: 10 * time.Second, MaxInputs: batchSize})
 	if err != nil {
 		return 0, err
 	}
-	url := r.gpus[0] + "/embeddings"
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = conns
-	cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var n atomic.Int64
 	cctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -56,24 +55,8 @@ func embedderCeiling(ctx context.Context, e *env, d time.Duration, conns int) (f
 		go func() {
 			defer wg.Done()
 			for cctx.Err() == nil {
-				req, err := http.NewRequestWithContext(cctx, http.MethodPost, url, bytes.NewReader(body))
-				if err != nil {
-					return
-				}
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := cl.Do(req)
-				if err != nil {
-					continue
-				}
-				var out struct {
-					Data []struct {
-						Embedding []float32 `json:"embedding"`
-					} `json:"data"`
-				}
-				err = json.NewDecoder(resp.Body).Decode(&out)
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if err == nil && len(out.Data) == batchSize {
+				vecs, err := client.Embed(cctx, texts)
+				if err == nil && len(vecs) == batchSize {
 					n.Add(batchSize)
 				}
 			}

@@ -67,7 +67,10 @@ type result struct {
 	capped     bool
 	load       [2]string // /proc/loadavg at start and end
 	workerRuns int
-	err        error
+	// avgBatch is the records per request a baseline reported on exit
+	// (Parallel Consumer; 0: not reported).
+	avgBatch float64
+	err      error
 }
 
 func (r *run) sleep(d time.Duration) bool {
@@ -120,7 +123,7 @@ func (r *run) workerCommand(slot int) (string, []string) {
 	case kindPC:
 		cp := r.env.pcJar + string(os.PathListSeparator) + filepath.Join(filepath.Dir(r.env.pcJar), "lib", "*")
 		return "java", []string{"-Xmx512m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", cp, "ragpipe.bench.Main", brokers, r.group, event.TopicParsed,
-			event.TopicEmbedded, r.gpus[0], fmt.Sprint(batchSize), fmt.Sprint(pcConcurrency)}
+			event.TopicEmbedded, r.gpus[0], fmt.Sprint(batchSize), fmt.Sprint(pcConcurrency), fmt.Sprint(pcLoadFactor)}
 	default:
 		out := event.TopicEmbedded
 		if r.sc.Kind == kindPipe {
@@ -340,6 +343,9 @@ func runScenario(ctx context.Context, e *env, sc scenario, seq int) result {
 	}
 	wg.Wait()
 	res.load[1] = loadavg()
+	if sc.Kind == kindPC {
+		res.avgBatch = reportedBatch(filepath.Join(e.logs, sc.Name+".log"))
+	}
 	res.marks, res.workerRuns = r.marks, r.started
 	var cpu float64
 	for _, p := range r.all {
@@ -422,4 +428,22 @@ func measure(ctx context.Context, k *cluster, res *result, in []inRecord, from m
 	if res.v.Delivered > 0 {
 		res.cpuPer1k = cpu / float64(res.v.Delivered) * 1000
 	}
+}
+
+// reportedBatch returns the records per batch the Parallel Consumer
+// baseline printed on exit in its log (the last run's), 0 if none.
+func reportedBatch(log string) float64 {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return 0
+	}
+	var avg float64
+	for _, line := range strings.Split(string(b), "\n") {
+		var n, m int64
+		var a float64
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "pc-baseline: %d batches, %d records, %g records per batch", &n, &m, &a); err == nil {
+			avg = a
+		}
+	}
+	return avg
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/stage"
 	"github.com/ragpipe/ragpipe/store"
 )
@@ -30,7 +31,18 @@ func newIndexCmd(g *globals) *cobra.Command {
 			}
 			st := store.NewRouter(nss, slog.Default())
 			defer st.Close()
-			return w.run(cmd.Context(), g, stage.IndexWorker(st))
+			var opts []stage.IndexOption
+			missing, err := topicMissing(cmd.Context(), g, event.TopicCatalog)
+			if err != nil {
+				return err
+			}
+			if missing {
+				// A cluster provisioned before the catalog: index as
+				// before rather than stall on a topic that is not there.
+				slog.Warn("documents.catalog does not exist: indexing without cataloging (ingest re-publishes unchanged files); run `ragpipe topics apply` to create it")
+				opts = append(opts, stage.WithoutCatalog())
+			}
+			return w.run(cmd.Context(), g, stage.IndexWorker(st, opts...))
 		},
 	}
 	w.register(cmd, stage.IndexGroup, stage.IndexBatchSize)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ragpipe/ragpipe/broker"
+	"github.com/ragpipe/ragpipe/catalog"
 	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/ingest"
 	"github.com/ragpipe/ragpipe/stage"
@@ -30,6 +31,7 @@ type ingestFlags struct {
 	tokenizer   string
 	source      string
 	sync        bool
+	force       bool
 }
 
 func (f *ingestFlags) register(cmd *cobra.Command) {
@@ -43,6 +45,7 @@ func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.tokenizer, "tokenizer", "", "Hugging Face tokenizer.json of the embedding model: --max-tokens and --overlap count its tokens, special tokens included (default: a fast estimate)")
 	fl.StringVar(&f.source, "source", "", "name a source: doc_id becomes NAME/<path relative to the source's root>, the root being the folder of its first ingest (remembered in DATA/sources.json), and versions change only when the content does")
 	fl.BoolVar(&f.sync, "sync", false, "with --source: delete (documents.deleted) the source's documents under PATH that are no longer on disk")
+	fl.BoolVar(&f.force, "force", false, "publish every file, also those whose content is unchanged since their version became searchable (documents.catalog)")
 }
 
 // stage returns the ingest stage the flags describe, with the tokenizer
@@ -84,7 +87,13 @@ metadata (front matter, document properties, and the page of PDF chunks). With
 --tokenizer, chunk sizes are counted in the embedding model's own tokens, so that no
 chunk is over its input limit. A file that cannot be read or parsed is reported on
 stderr and as a DocumentFailed, and ingest goes on; it then exits with status 2
-(the rest was ingested).`,
+(the rest was ingested).
+
+Unchanged content publishes nothing: ingest first reads the tenant's entries of
+documents.catalog, where the index stage records the SHA-256 of each document's
+bytes once its version is searchable, and skips (counts as unchanged) every file
+whose bytes hash to its entry. --force publishes every file. Without the topic (run
+"ragpipe topics apply") ingest warns and publishes every file.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -129,10 +138,13 @@ stderr and as a DocumentFailed, and ingest goes on; it then exits with status 2
 				}()
 			}
 			s.Stderr = cmd.ErrOrStderr()
+			if !f.force {
+				s.Catalog = readCatalog(ctx, cmd.ErrOrStderr(), kc, f.tenant)
+			}
 			stop := progress(ctx, cmd.ErrOrStderr(), s, args)
 			sum, err := s.Run(ctx, args)
 			stop()
-			fmt.Fprintf(cmd.OutOrStdout(), "ingested %d document(s), %d chunk(s); %d file(s) failed\n", sum.Documents, sum.Chunks, sum.Failed)
+			fmt.Fprintf(cmd.OutOrStdout(), "ingested %d document(s), %d chunk(s); %d unchanged; %d file(s) failed\n", sum.Documents, sum.Chunks, sum.Unchanged, sum.Failed)
 			if f.sync {
 				if err != nil {
 					// A path that could not be walked would look deleted.
@@ -146,6 +158,26 @@ stderr and as a DocumentFailed, and ingest goes on; it then exits with status 2
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// readCatalog reads the tenant's documents.catalog, or warns once on w and
+// returns nil (publish every file) when it cannot: ingest never fails for
+// want of a catalog.
+func readCatalog(ctx context.Context, w io.Writer, kc broker.Config, tenant string) *catalog.Catalog {
+	opts, err := kc.Opts()
+	if err != nil {
+		fmt.Fprintf(w, "ragpipe ingest: warning: not reading %s (%v); publishing every file\n", event.TopicCatalog, err)
+		return nil
+	}
+	cat, err := catalog.Read(ctx, opts, tenant)
+	if err != nil { // catalog.ErrNoTopic names the command that creates it
+		fmt.Fprintf(w, "ragpipe ingest: warning: %v; publishing every file, unchanged or not\n", err)
+		return nil
+	}
+	if cat.Skipped > 0 {
+		fmt.Fprintf(w, "ragpipe ingest: warning: %d entr(y/ies) of %s could not be read; those documents are published again\n", cat.Skipped, event.TopicCatalog)
+	}
+	return cat
 }
 
 // ingestResult is ingest's outcome for the exit code (see someFailed).

@@ -198,7 +198,7 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 	if lost, err := expired(ctx, adm); err != nil {
 		slog.Warn("reembed: reading the start offsets", "err", err)
 	} else if lost > 0 {
-		fmt.Fprintf(w, "reembed: warning: %d records of the chunk topics are gone to retention; documents only in them will be missing from %s (ingest them again, or keep documents.parsed longer: retention.ms)\n", lost, name)
+		fmt.Fprintf(w, "reembed: warning: %d records of the chunk topics are gone to retention; documents only in them will be missing from %s (ingest them again with --force, or keep documents.parsed longer: retention.ms)\n", lost, name)
 	}
 	fmt.Fprintf(w, "reembed: building index namespace %s (model %s, %d dims) in %s; group %s replays %v up to %d offsets\n",
 		name, model, dim, nss.Describe(), group, stage.ReembedTopics(), records)

@@ -23,10 +23,13 @@ func newTopicsCmd(g *globals) *cobra.Command {
 		Use:   "apply",
 		Short: "Create the pipeline's topics, or check them and report drift",
 		Long: `Creates documents.raw, documents.parsed, chunks.embedded, vectors.indexed,
-documents.failed, documents.dlq and documents.deleted with production defaults (12
-partitions, replication factor 3, retention.ms 604800000, cleanup.policy delete,
-min.insync.replicas 2; documents.raw also max.message.bytes 5242880, for raw
-documents of up to 4 MiB inline), or checks existing ones. Existing topics are never
+documents.failed, documents.dlq, documents.deleted and documents.catalog with
+production defaults (12 partitions, replication factor 3, retention.ms 604800000,
+cleanup.policy delete, min.insync.replicas 2; documents.raw also max.message.bytes
+5242880, for raw documents of up to 4 MiB inline; documents.catalog, the document
+hashes that ingest reads back, cleanup.policy compact without retention by time,
+segment.ms 3600000, min.cleanable.dirty.ratio 0.1, delete.retention.ms 86400000),
+or checks existing ones. Existing topics are never
 changed; differences are reported as drift, and apply then exits with status 3
 unless --allow-drift is given.`,
 		Args: cobra.NoArgs,

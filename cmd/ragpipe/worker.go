@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ragpipe/ragpipe/broker"
 	"github.com/ragpipe/ragpipe/engine"
@@ -127,4 +129,24 @@ func (w *workerFlags) engine(g *globals, st stage.Worker, obs *observer) (*engin
 	}
 	bind(e)
 	return e, nil
+}
+
+// topicMissing tells whether the cluster lacks topic.
+func topicMissing(ctx context.Context, g *globals, topic string) (bool, error) {
+	opts, err := g.kafka().Opts()
+	if err != nil {
+		return false, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return false, fmt.Errorf("listing topics: %w", err)
+	}
+	return !td.Has(topic), nil
 }

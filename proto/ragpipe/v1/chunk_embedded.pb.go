@@ -66,7 +66,10 @@ type ChunkEmbedded struct {
 	// search filters on it.
 	Metadata map[string]string `protobuf:"bytes,14,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// When the chunk was parsed (ChunkParsed.parsed_at), for freshness.
-	ParsedAt      *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=parsed_at,json=parsedAt,proto3" json:"parsed_at,omitempty"`
+	ParsedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=parsed_at,json=parsedAt,proto3" json:"parsed_at,omitempty"`
+	// Hash of the whole document's bytes, copied from
+	// ChunkParsed.document_hash; empty when not known.
+	DocumentHash  string `protobuf:"bytes,16,opt,name=document_hash,json=documentHash,proto3" json:"document_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -206,12 +209,19 @@ func (x *ChunkEmbedded) GetParsedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ChunkEmbedded) GetDocumentHash() string {
+	if x != nil {
+		return x.DocumentHash
+	}
+	return ""
+}
+
 var File_ragpipe_v1_chunk_embedded_proto protoreflect.FileDescriptor
 
 const file_ragpipe_v1_chunk_embedded_proto_rawDesc = "" +
 	"\n" +
 	"\x1fragpipe/v1/chunk_embedded.proto\x12\n" +
-	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x04\n" +
+	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x04\n" +
 	"\rChunkEmbedded\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x1f\n" +
@@ -232,7 +242,8 @@ const file_ragpipe_v1_chunk_embedded_proto_rawDesc = "" +
 	"\vembedded_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"embeddedAt\x12C\n" +
 	"\bmetadata\x18\x0e \x03(\v2'.ragpipe.v1.ChunkEmbedded.MetadataEntryR\bmetadata\x127\n" +
-	"\tparsed_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bparsedAt\x1a;\n" +
+	"\tparsed_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bparsedAt\x12#\n" +
+	"\rdocument_hash\x18\x10 \x01(\tR\fdocumentHash\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B7Z5github.com/ragpipe/ragpipe/proto/ragpipe/v1;ragpipev1b\x06proto3"

@@ -68,7 +68,13 @@ type ChunkParsed struct {
 	// Free-form document metadata (author, tags, ...), copied to every chunk.
 	Metadata map[string]string `protobuf:"bytes,13,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// When the parse stage produced this chunk.
-	ParsedAt      *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=parsed_at,json=parsedAt,proto3" json:"parsed_at,omitempty"`
+	ParsedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=parsed_at,json=parsedAt,proto3" json:"parsed_at,omitempty"`
+	// Hash of the whole document's bytes, "sha256:<lowercase hex>", the same
+	// in every chunk of a version (DocumentRaw.content_hash for documents
+	// parsed by the parse stage). Empty when not known (older writers); the
+	// index stage catalogs a searchable version on documents.catalog only
+	// when it is set.
+	DocumentHash  string `protobuf:"bytes,15,opt,name=document_hash,json=documentHash,proto3" json:"document_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -201,12 +207,19 @@ func (x *ChunkParsed) GetParsedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ChunkParsed) GetDocumentHash() string {
+	if x != nil {
+		return x.DocumentHash
+	}
+	return ""
+}
+
 var File_ragpipe_v1_chunk_parsed_proto protoreflect.FileDescriptor
 
 const file_ragpipe_v1_chunk_parsed_proto_rawDesc = "" +
 	"\n" +
 	"\x1dragpipe/v1/chunk_parsed.proto\x12\n" +
-	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x04\n" +
+	"ragpipe.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x04\n" +
 	"\vChunkParsed\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x1f\n" +
@@ -227,7 +240,8 @@ const file_ragpipe_v1_chunk_parsed_proto_rawDesc = "" +
 	"\vtoken_count\x18\f \x01(\x05R\n" +
 	"tokenCount\x12A\n" +
 	"\bmetadata\x18\r \x03(\v2%.ragpipe.v1.ChunkParsed.MetadataEntryR\bmetadata\x127\n" +
-	"\tparsed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bparsedAt\x1a;\n" +
+	"\tparsed_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\bparsedAt\x12#\n" +
+	"\rdocument_hash\x18\x0f \x01(\tR\fdocumentHash\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B7Z5github.com/ragpipe/ragpipe/proto/ragpipe/v1;ragpipev1b\x06proto3"

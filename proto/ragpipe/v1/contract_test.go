@@ -31,7 +31,8 @@ func TestFieldContract(t *testing.T) {
 11 heading string
 12 token_count int32
 13 metadata map<string,string>
-14 parsed_at google.protobuf.Timestamp`,
+14 parsed_at google.protobuf.Timestamp
+15 document_hash string`,
 		"ragpipe.v1.ChunkEmbedded": `
 1 tenant_id string
 2 doc_id string
@@ -47,7 +48,8 @@ func TestFieldContract(t *testing.T) {
 12 model string
 13 embedded_at google.protobuf.Timestamp
 14 metadata map<string,string>
-15 parsed_at google.protobuf.Timestamp`,
+15 parsed_at google.protobuf.Timestamp
+16 document_hash string`,
 		"ragpipe.v1.DocumentFailed": `
 1 tenant_id string
 2 doc_id string
@@ -89,6 +91,17 @@ func TestFieldContract(t *testing.T) {
 3 doc_version int64
 4 reason string
 5 deleted_at google.protobuf.Timestamp`,
+		"ragpipe.v1.CatalogEntry": `
+1 tenant_id string
+2 doc_id string
+3 doc_version int64
+4 document_hash string
+5 source string
+6 chunk_count int32
+7 model string
+8 dimensions int32
+9 store string
+10 indexed_at google.protobuf.Timestamp`,
 	}
 	msgs := []proto.Message{
 		&ragpipev1.ChunkParsed{},
@@ -97,6 +110,7 @@ func TestFieldContract(t *testing.T) {
 		&ragpipev1.DocumentIndexed{},
 		&ragpipev1.DocumentRaw{},
 		&ragpipev1.DocumentDeleted{},
+		&ragpipev1.CatalogEntry{},
 	}
 	if len(msgs) != len(want) {
 		t.Fatalf("test lists %d messages, want %d", len(msgs), len(want))
@@ -120,6 +134,7 @@ func TestFileCount(t *testing.T) {
 		ragpipev1.File_ragpipe_v1_document_indexed_proto,
 		ragpipev1.File_ragpipe_v1_document_raw_proto,
 		ragpipev1.File_ragpipe_v1_document_deleted_proto,
+		ragpipev1.File_ragpipe_v1_catalog_entry_proto,
 	}
 	n := 0
 	for _, f := range files {
@@ -128,8 +143,8 @@ func TestFileCount(t *testing.T) {
 		}
 		n += f.Messages().Len()
 	}
-	if n != 6 {
-		t.Errorf("%d messages, want 6", n)
+	if n != 7 {
+		t.Errorf("%d messages, want 7", n)
 	}
 }
 

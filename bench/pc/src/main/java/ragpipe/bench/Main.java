@@ -31,7 +31,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Confluent Parallel Consumer in KEY ordering: documents.parsed → one embedding request per batch to an
- * OpenAI-compatible endpoint → chunks.embedded. Usage: BROKERS GROUP IN OUT GPU_URL BATCH CONCURRENCY.
+ * OpenAI-compatible endpoint → chunks.embedded. Usage: BROKERS GROUP IN OUT GPU_URL BATCH CONCURRENCY [LOAD_FACTOR].
  *
  * <p>The output value keeps the input's tenant_id, doc_id, doc_version, chunk_index and chunk_count fields
  * (1–5) and adds the vector as field 11, as ragpipe's ChunkEmbedded does.
@@ -42,13 +42,14 @@ public final class Main {
   public static void main(String[] args) throws Exception {
     String brokers = args[0], group = args[1], in = args[2], out = args[3], gpu = args[4];
     int batch = Integer.parseInt(args[5]), concurrency = Integer.parseInt(args[6]);
+    int loadFactor = args.length > 7 ? Integer.parseInt(args[7]) : 2;
 
     Properties cp = new Properties();
     cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
     cp.put(ConsumerConfig.GROUP_ID_CONFIG, group);
     cp.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     cp.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    cp.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "2000");
+    cp.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
     Properties pp = new Properties();
     pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
     pp.put(ProducerConfig.LINGER_MS_CONFIG, "2");
@@ -60,6 +61,8 @@ public final class Main {
         .ordering(ProcessingOrder.KEY)
         .maxConcurrency(concurrency)
         .batchSize(batch)
+        .initialLoadFactor(loadFactor)
+        .maximumLoadFactor(Math.max(loadFactor, 100))
         .commitMode(CommitMode.PERIODIC_CONSUMER_ASYNCHRONOUS)
         .consumer(consumer)
         .producer(producer)
@@ -69,8 +72,12 @@ public final class Main {
 
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     URI uri = URI.create(gpu.replaceAll("/+$", "") + "/embeddings");
+    var batches = new java.util.concurrent.atomic.AtomicLong();
+    var records = new java.util.concurrent.atomic.AtomicLong();
     pc.pollAndProduceMany(ctx -> {
       List<ConsumerRecord<byte[], byte[]>> recs = ctx.getConsumerRecordsFlattened();
+      batches.incrementAndGet();
+      records.addAndGet(recs.size());
       List<String> texts = new ArrayList<>(recs.size());
       for (var r : recs) texts.add(text(r.value()));
       List<float[]> vecs = embed(http, uri, texts);
@@ -85,6 +92,8 @@ public final class Main {
     CountDownLatch stop = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       pc.closeDrainFirst(Duration.ofSeconds(10));
+      long b = batches.get();
+      System.err.printf("pc-baseline: %d batches, %d records, %.1f records per batch%n", b, records.get(), b == 0 ? 0.0 : (double) records.get() / b);
       stop.countDown();
     }));
     stop.await();
