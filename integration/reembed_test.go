@@ -130,8 +130,8 @@ func TestReembedSwitchesSearchToTheNewModel(t *testing.T) {
 	for err := range errc {
 		t.Fatal(err)
 	}
-	t.Logf("during the re-embedding: model A %d answered, %d refused; model B %d answered, %d refused",
-		ok[0].Load(), refused[0].Load(), ok[1].Load(), refused[1].Load())
+	t.Logf("%d documents, %d chunks; during the re-embedding: model A %d answered, %d refused; model B %d answered, %d refused",
+		docs, chunks, ok[0].Load(), refused[0].Load(), ok[1].Load(), refused[1].Load())
 	if !strings.Contains(out, "index namespace model-b-256 is active") {
 		t.Fatalf("reembed output:\n%s", out)
 	}
