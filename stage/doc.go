@@ -23,9 +23,15 @@
 //     result when its chunks carry a document hash; a delete emits a
 //     tombstone there. So the catalog holds exactly the searchable
 //     versions: never a failed one.
+//   - Reembed (documents.parsed and documents.deleted → one index
+//     namespace) embeds with a new model and upserts in one handler, for
+//     `ragpipe reembed`; EndOffsets and Progress tell when its group has
+//     caught up with the end offsets noted at start. Its dead letters go
+//     to the DLQ without a DocumentFailed (which would fail the version in
+//     every namespace). ReembedTopics is the one list of topics it reads.
 //
 // Each consumer stage describes its whole engine wiring as a Worker
-// (EmbedWorker, IndexWorker): the topics it reads, its handler, its
+// (EmbedWorker, IndexWorker, ReembedWorker): the topics it reads, its handler, its
 // dead-letter function, the lineage of its outputs, its default group and
 // batch size, and a probe of its server. Commands and the demo apply it to
 // an engine.Config with Worker.Configure and add only operational settings,
