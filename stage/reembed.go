@@ -20,10 +20,10 @@ import (
 const ReembedGroupPrefix = "ragpipe-reembed-"
 
 // ReembedTopics are the topics a re-embedding replays from the earliest
-// offsets: the parsed chunks and the deletes. This is the one place to add
-// topics that carry ChunkParsed (priority topics, when they exist).
+// offsets: the parsed chunks of every priority (event.ParsedTopics) and
+// the deletes.
 func ReembedTopics() []string {
-	return []string{event.TopicParsed, event.TopicDeleted}
+	return append(event.ParsedTopics(), event.TopicDeleted)
 }
 
 // Reembed embeds ChunkParsed records with a new embedder straight into

@@ -26,18 +26,23 @@ func EndOffsets(ctx context.Context, adm *kadm.Client, topics []string) (Target,
 	if err != nil {
 		return nil, fmt.Errorf("listing end offsets: %w", err)
 	}
-	if err := ends.Error(); err != nil {
+	// A topic the cluster does not have (provisioned before the priority
+	// topics, say) holds nothing to replay.
+	if err := listedError(ends); err != nil {
 		return nil, fmt.Errorf("listing end offsets: %w", err)
 	}
 	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("listing start offsets: %w", err)
 	}
-	if err := starts.Error(); err != nil {
+	if err := listedError(starts); err != nil {
 		return nil, fmt.Errorf("listing start offsets: %w", err)
 	}
 	t := Target{}
 	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			return
+		}
 		if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Offset >= o.Offset {
 			return // empty, or everything expired
 		}
@@ -148,4 +153,15 @@ func onlyMarkers(ctx context.Context, opts []kgo.Opt, topic string, partition in
 			}
 		}
 	}
+}
+
+// listedError is the first error of offsets other than an unknown topic.
+func listedError(offsets kadm.ListedOffsets) error {
+	var first error
+	offsets.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil && first == nil && !errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			first = o.Err
+		}
+	})
+	return first
 }
