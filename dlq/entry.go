@@ -71,7 +71,7 @@ func Parse(r *kgo.Record) Entry {
 }
 
 // Payload decodes a dead letter's value as the message of its original
-// topic (ChunkParsed for documents.parsed, ChunkEmbedded for
+// topic (ChunkParsed for documents.parsed and its priority topics, ChunkEmbedded for
 // chunks.embedded, DocumentFailed, DocumentIndexed).
 func Payload(r *kgo.Record) (proto.Message, error) {
 	topic, _ := event.Header(r, event.HeaderDLQTopic)
@@ -82,14 +82,14 @@ func Payload(r *kgo.Record) (proto.Message, error) {
 			as.Headers = append(as.Headers, h)
 		}
 	}
-	switch topic {
-	case event.TopicParsed:
+	switch {
+	case event.IsParsedTopic(topic):
 		return event.DecodeChunkParsed(&as)
-	case event.TopicEmbedded:
+	case topic == event.TopicEmbedded:
 		return event.DecodeChunkEmbedded(&as)
-	case event.TopicFailed:
+	case topic == event.TopicFailed:
 		return event.DecodeDocumentFailed(&as)
-	case event.TopicIndexed:
+	case topic == event.TopicIndexed:
 		return event.DecodeDocumentIndexed(&as)
 	}
 	// Unknown origin: try the chunk types by content-type.

@@ -39,7 +39,7 @@ func chunkOf(r *kgo.Record) (version int64, index, count int32, at time.Time, ok
 // and ends when every chunk is found or at the partition's end.
 func Siblings(ctx context.Context, opts []kgo.Opt, dl *kgo.Record) ([]*kgo.Record, error) {
 	e := Parse(dl)
-	if e.Chunk < 0 || e.ChunkCount <= 1 || e.TopicPartition < 0 || (e.Topic != event.TopicParsed && e.Topic != event.TopicEmbedded) {
+	if e.Chunk < 0 || e.ChunkCount <= 1 || e.TopicPartition < 0 || (!event.IsParsedTopic(e.Topic) && e.Topic != event.TopicEmbedded) {
 		return nil, nil
 	}
 	as := *dl

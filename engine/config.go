@@ -89,6 +89,18 @@ type Config struct {
 	// request succeeded meanwhile. Nil: only other requests are evidence.
 	Probe func(ctx context.Context) error
 
+	// TopicWeights makes each input topic a priority class with a weight
+	// in [1, MaxTopicWeight]; an input topic not listed weighs 1. With a
+	// backlog in every class, dispatch gives class i weight_i/Σweight of
+	// the records (weighted fair queueing counted in records), and a class
+	// with a ready record is served again within about Σweight/weight_i
+	// records (plus one lane's run, at most BatchMaxRecords), so no class
+	// starves; within a class, oldest head record
+	// first. Nil or empty (the default): one class, oldest head first
+	// across all topics. With weights, each topic's buffered bytes are
+	// also held to MaxInFlightBytes/len(Topics), so that one class's
+	// backlog leaves room for the others.
+	TopicWeights map[string]int
 	// Ordering of processing and emission (default OrderKey).
 	Ordering Ordering
 	// MaxInFlightBatches bounds the batches being processed at once
@@ -246,6 +258,7 @@ func (c *Config) Validate() error {
 	if c.Handler == nil {
 		errs = append(errs, errors.New("handler is required"))
 	}
+	errs = append(errs, validateWeights(c.TopicWeights, c.Topics)...)
 	if _, err := ParseOrdering(string(c.Ordering)); err != nil {
 		errs = append(errs, err)
 	}

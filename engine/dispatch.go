@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"container/heap"
 	"context"
 	"math/rand/v2"
 	"time"
@@ -126,7 +125,8 @@ func (e *Engine) gatherBatch(ctx context.Context) ([]*entry, int) {
 }
 
 // fillLocked moves ready records into batch: whole runs of a lane's head
-// records, lane after lane, until a limit is reached. A suspect record (one
+// records, lane after lane (in the order of the ready queue: priority
+// class by weight, then oldest head first), until a limit is reached. A suspect record (one
 // that failed alone with a server error while the server answered others)
 // travels alone: when the batch is empty it is taken as the whole batch
 // and alone is true; otherwise its lane waits for the next batch.
@@ -153,6 +153,7 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) (_ []*entry, 
 			ln.busy = true
 			ln.ps.dispatched++
 			e.dispatched++
+			e.ready.charge(ln, 1)
 			return []*entry{head}, int(head.size), true
 		}
 		took := 0
@@ -173,6 +174,7 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) (_ []*entry, 
 		ln.busy = true
 		ln.ps.dispatched += took
 		e.dispatched += took
+		e.ready.charge(ln, took)
 	}
 	return batch, bytes, false
 }
@@ -183,7 +185,7 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) (_ []*entry, 
 // for every other record.
 func (e *Engine) probeLocked() ([]*entry, int) {
 	for e.ready.len() > 0 {
-		ln := heap.Remove(&e.ready.h, rand.IntN(e.ready.len())).(*lane)
+		ln := e.ready.removeAt(rand.IntN(e.ready.len()))
 		ln.queued = false
 		if ln.busy || ln.fenced || len(ln.q) == 0 || ln.ps.revoking || ln.ps.dropped {
 			continue

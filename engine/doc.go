@@ -27,7 +27,14 @@
 //     a done record that waits for an earlier unfinished one still counts.
 //     Polling stops at the bound, and a partition whose buffered bytes pass
 //     its share of the bound is paused (fetching resumes when it drains
-//     below half), so a stuck partition pauses instead of growing. What a
+//     below half), so a stuck partition pauses instead of growing. With
+//     Config.TopicWeights each input topic (priority class) also has a
+//     share, MaxInFlightBytes/len(Topics): when a class's buffered bytes
+//     pass it, all its partitions pause until it drains below half, so a
+//     backlog in one class never fills the bound and the other classes'
+//     records still come in (the partitions' shares alone overlap when
+//     there are many partitions, each being at least 256 KiB, and a
+//     partition may take one fetch beyond its share before it pauses). What a
 //     restart redoes is bounded by the same bytes. Group heartbeats run in
 //     the background, so neither a full buffer nor a slow handler costs the
 //     member its place in the group.
@@ -55,6 +62,20 @@
 //  5. Oldest first. Ready lanes are dispatched by the intake order of their
 //     head record, so each partition's done records stay close to its
 //     watermark and a crash redoes little more than the records in flight.
+//     With Config.TopicWeights this holds within a priority class (one per
+//     input topic): classes are chosen by weighted fair queueing counted in
+//     records, so with a backlog in every class class i gets
+//     weight_i/Σweight of the records dispatched, a class with nothing
+//     ready leaves its share to the others (no record waits while a slot
+//     is free), and a class with a ready lane is served again within
+//     about Σweight/weight_i records (plus one lane's run, at most
+//     BatchMaxRecords, which later turns make up for): no class starves. An idle class rejoins at
+//     the current virtual time, so idleness earns no burst. Per-key order,
+//     the watermark and the memory bound are unchanged (a lane belongs to
+//     one partition, hence one class; the class shares of the bound keep
+//     one class's backlog from filling it). In exactly-once mode each
+//     round still finishes every record it took; the weights order the
+//     work within a round.
 //
 // # Rebalances and shutdown
 //
@@ -98,7 +119,8 @@
 //	stats.go      Stats snapshots
 //	handler.go    Handler, Result, dead-letter hook, batch bisection
 //	ledger.go     per-partition offset ledger and commit watermark
-//	queue.go      ready lanes, oldest head record first
+//	queue.go      ready lanes by priority class, oldest head record first
+//	priority.go   priority classes: weighted fair queueing counted in records, class shares of the memory bound
 //	breaker.go    circuit breaker and adaptive concurrency limit
 //	txn.go        exactly-once mode (one transaction per poll)
 //	hooks.go      optional hook interfaces for metrics and health

@@ -28,6 +28,7 @@ type Engine struct {
 	mu      sync.Mutex
 	parts   map[tp]*partState
 	ready   laneQueue
+	shares  *classShares  // the memory bound's share of each priority class; nil without weights
 	changed chan struct{} // closed and replaced whenever state changes
 
 	seq             uint64 // last intake sequence number
@@ -92,6 +93,8 @@ func New(cfg Config) (*Engine, error) {
 		hooks:    hooks(cfg.Hooks),
 		carry:    make(map[tp]map[int64]failures),
 		parts:    make(map[tp]*partState),
+		ready:    newLaneQueue(cfg.TopicWeights),
+		shares:   newClassShares(&cfg),
 		changed:  make(chan struct{}),
 		gather:   make(chan struct{}, 1),
 		br:       breaker{threshold: cfg.BreakerThreshold, base: cfg.RetryBackoff, limit: cfg.MaxServerBackoff},

@@ -77,10 +77,12 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 		en.ln = ln
 		ln.q = append(ln.q, en)
 		e.readyLocked(ln)
+		e.shares.add(ps.tp.topic, en.size)
 		if !ps.paused && ps.bytes > share {
 			ps.paused = true
 			toPause = append(toPause, ps)
 		}
+		toPause = append(toPause, e.pauseClassLocked(ps.tp.topic)...)
 	})
 	e.signalLocked()
 	e.mu.Unlock()

@@ -17,8 +17,8 @@ import (
 	"github.com/ragpipe/ragpipe/fault"
 )
 
-// The engine end to end under random keys, partitions, batch sizes,
-// concurrency, completion orders (random handler latency) and transient
+// The engine end to end under random input topics and their weights,
+// keys, partitions, batch sizes, concurrency, completion orders (random handler latency) and transient
 // record failures: every record's output arrives, every key's outputs
 // first appear in offset order, and the group's committed offsets reach
 // the end of every partition.
@@ -32,6 +32,20 @@ func TestEngineProperty(t *testing.T) {
 		ordering := rapid.SampledFrom([]Ordering{OrderKey, OrderPartition}).Draw(rt, "ordering")
 		failEvery := rapid.IntRange(0, 7).Draw(rt, "fail every (0: never)")
 		seed := rapid.Uint64().Draw(rt, "seed")
+		// A small bound makes partitions and priority classes pause and
+		// resume all the time (0: the default bound).
+		bound := int64(rapid.SampledFrom([]int{0, 1 << 10, 4 << 10, 16 << 10}).Draw(rt, "max in-flight bytes"))
+		// Up to three input topics, weighted or not: priority classes
+		// change the dispatch order, never the invariants.
+		nTopics := rapid.IntRange(1, 3).Draw(rt, "input topics")
+		topics := []string{"in0", "in1", "in2"}[:nTopics]
+		var weights map[string]int
+		if rapid.Bool().Draw(rt, "weighted") {
+			weights = map[string]int{}
+			for _, tp := range topics[:rapid.IntRange(1, nTopics).Draw(rt, "weighted topics")] {
+				weights[tp] = rapid.IntRange(1, 12).Draw(rt, "weight of "+tp)
+			}
+		}
 
 		b, err := broker.StartEmbedded(broker.EmbeddedConfig{})
 		if err != nil {
@@ -44,15 +58,18 @@ func TestEngineProperty(t *testing.T) {
 		}
 		defer cl.Close()
 		adm := kadm.NewClient(cl)
-		if _, err := adm.CreateTopics(context.Background(), partitions, 1, nil, "in", "out"); err != nil {
+		if _, err := adm.CreateTopics(context.Background(), partitions, 1, nil, append([]string{"out"}, topics...)...); err != nil {
 			rt.Fatal(err)
 		}
 		r := rand.New(rand.NewPCG(seed, 1))
 		seq := map[string]int{}
 		var recs []*kgo.Record
 		for range n {
+			tp := topics[r.IntN(nTopics)]
 			k := fmt.Sprintf("k%d", r.IntN(keys))
-			recs = append(recs, &kgo.Record{Topic: "in", Key: []byte(k), Value: fmt.Appendf(nil, "%s:%d", k, seq[k])})
+			// A key's order is kept per topic: the value names both.
+			recs = append(recs, &kgo.Record{Topic: tp, Key: []byte(k), Value: fmt.Appendf(nil, "%s/%s:%d", tp, k, seq[tp+"/"+k])})
+			seq[tp+"/"+k]++
 			seq[k]++
 		}
 		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
@@ -84,9 +101,9 @@ func TestEngineProperty(t *testing.T) {
 			return res, nil
 		}
 		e, err := New(Config{
-			Group: "g", Topics: []string{"in"}, ClientOpts: []kgo.Opt{kgo.SeedBrokers(b.Addrs()...)},
+			Group: "g", Topics: topics, TopicWeights: weights, ClientOpts: []kgo.Opt{kgo.SeedBrokers(b.Addrs()...)},
 			Handler: handler, Ordering: ordering, BatchMaxRecords: batch, MaxInFlightBatches: conc,
-			RetryBackoff: time.Millisecond, Logger: testLogger(),
+			RetryBackoff: time.Millisecond, Logger: testLogger(), MaxInFlightBytes: bound,
 		})
 		if err != nil {
 			rt.Fatal(err)
@@ -144,7 +161,7 @@ func TestEngineProperty(t *testing.T) {
 		if err != nil {
 			rt.Fatal(err)
 		}
-		ends, err := adm.ListEndOffsets(context.Background(), "in")
+		ends, err := adm.ListEndOffsets(context.Background(), topics...)
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -152,8 +169,8 @@ func TestEngineProperty(t *testing.T) {
 			if lo.Offset == 0 {
 				return
 			}
-			if c, ok := offs.Lookup("in", lo.Partition); !ok || c.At != lo.Offset {
-				rt.Fatalf("partition %d: committed %v, end %d", lo.Partition, c.At, lo.Offset)
+			if c, ok := offs.Lookup(lo.Topic, lo.Partition); !ok || c.At != lo.Offset {
+				rt.Fatalf("%s[%d]: committed %v, end %d", lo.Topic, lo.Partition, c.At, lo.Offset)
 			}
 		})
 	})

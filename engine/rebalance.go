@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"container/heap"
 	"context"
 	"time"
 
@@ -150,17 +149,7 @@ func (e *Engine) drop(parts []*partState) {
 	}
 	// The dropped lanes' heads changed: take them out of the ready heap
 	// and restore its order.
-	kept := e.ready.h[:0]
-	for _, ln := range e.ready.h {
-		if ln.ps.dropped {
-			ln.queued = false
-			continue
-		}
-		kept = append(kept, ln)
-	}
-	clear(e.ready.h[len(kept):])
-	e.ready.h = kept
-	heap.Init(&e.ready.h)
+	e.ready.filter(func(ln *lane) bool { return !ln.ps.dropped })
 	e.signalLocked()
 	e.mu.Unlock()
 	e.syncPartitions(parts...) // resume what the memory bound had paused

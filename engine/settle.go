@@ -298,7 +298,7 @@ func (e *Engine) abandon(en *entry, err error) {
 func (e *Engine) complete(en *entry) {
 	var (
 		mark   map[string]map[int32]kgo.EpochOffset
-		resume bool
+		resume []*partState
 	)
 	e.mu.Lock()
 	ps := en.ps
@@ -316,9 +316,10 @@ func (e *Engine) complete(en *entry) {
 	case ps.led.advance(e.releaseBytesLocked):
 		mark = map[string]map[int32]kgo.EpochOffset{ps.tp.topic: {ps.tp.partition: {Epoch: ps.led.epoch, Offset: ps.led.next}}}
 	}
-	if ps.paused && !ps.dropped && ps.bytes <= e.shareLocked()/2 {
+	resume = e.resumeClassLocked(ps.tp.topic)
+	if ps.paused && !ps.dropped && ps.bytes <= e.shareLocked()/2 && (e.shares == nil || !e.shares.paused[ps.tp.topic]) {
 		ps.paused = false
-		resume = true
+		resume = append(resume, ps)
 	}
 	e.signalLocked()
 	e.mu.Unlock()
@@ -327,9 +328,11 @@ func (e *Engine) complete(en *entry) {
 	if mark != nil && !e.cfg.ExactlyOnce {
 		e.cl.MarkCommitOffsets(mark)
 	}
-	if resume {
-		e.syncPartitions(ps)
-		e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: false})
+	if len(resume) > 0 {
+		e.syncPartitions(resume...)
+		for _, ps := range resume {
+			e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: false})
+		}
 	}
 }
 

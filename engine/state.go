@@ -166,6 +166,7 @@ func (e *Engine) releaseBytesLocked(en *entry) {
 	en.released = true
 	e.inflightBytes -= en.size
 	en.ps.bytes -= en.size
+	e.shares.add(en.ps.tp.topic, -en.size)
 }
 
 // recordOverhead approximates the memory a record costs beyond its key and

@@ -10,13 +10,26 @@
 // proto/ragpipe/v1):
 //
 //	documents.raw     DocumentRaw      one record per document version (content inline up to RawInlineMax, else a blob reference)
-//	documents.parsed  ChunkParsed      one record per chunk
+//	documents.parsed  ChunkParsed      one record per chunk (normal priority)
+//	documents.parsed.high, documents.parsed.low
+//	                  ChunkParsed      the same, for the high and low priorities
 //	chunks.embedded   ChunkEmbedded    one record per chunk
 //	vectors.indexed   DocumentIndexed  one record per document version
 //	documents.failed  DocumentFailed   one record per failure given up on
 //	documents.deleted DocumentDeleted  one record per document delete
 //	documents.dlq     (the failed input record, unchanged, plus headers)
 //	documents.catalog CatalogEntry     one record per searchable document version; compacted, a tombstone per deleted document
+//
+// # Priorities
+//
+// A document's chunks travel on the topic of its Priority (PriorityTopic):
+// documents.parsed.high, documents.parsed (normal, the default, so that
+// every reader of documents.parsed keeps working) or documents.parsed.low.
+// ParsedTopics lists the three, highest first; every consumer of chunks
+// reads all of them. On documents.raw, the ragpipe.priority header
+// (HeaderPriority) names the priority of the document's chunks for the
+// parse stage. Order holds per document within a topic; a document
+// written at two priorities is ordered by its versions, not by offsets.
 //
 // # Keys
 //

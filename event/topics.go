@@ -8,6 +8,11 @@ const (
 	TopicRaw = "documents.raw"
 	// TopicParsed carries ragpipe.v1.ChunkParsed, one record per chunk.
 	TopicParsed = "documents.parsed"
+	// TopicParsedHigh and TopicParsedLow carry ChunkParsed like
+	// TopicParsed, for the high and low priorities (PriorityTopic);
+	// normal priority is TopicParsed itself.
+	TopicParsedHigh = "documents.parsed.high"
+	TopicParsedLow  = "documents.parsed.low"
 	// TopicEmbedded carries ragpipe.v1.ChunkEmbedded, one record per chunk.
 	TopicEmbedded = "chunks.embedded"
 	// TopicIndexed carries ragpipe.v1.DocumentIndexed, one record per
@@ -39,5 +44,5 @@ const (
 
 // Topics returns every pipeline topic, in the order of the pipeline.
 func Topics() []string {
-	return []string{TopicRaw, TopicParsed, TopicEmbedded, TopicIndexed, TopicFailed, TopicDLQ, TopicDeleted, TopicCatalog}
+	return []string{TopicRaw, TopicParsed, TopicParsedHigh, TopicParsedLow, TopicEmbedded, TopicIndexed, TopicFailed, TopicDLQ, TopicDeleted, TopicCatalog}
 }

@@ -131,7 +131,7 @@ func TestPoisonedDocumentsFailAloneOnKafka(t *testing.T) {
 	}
 	_, url := startGpusim(t, "--poison", "XPOISONX")
 	data := t.TempDir()
-	embedP := start(t, "embed", "embed", "--brokers", brokers, "--group", "it-poison", "--embedder", url, "--model", "gpusim", "--batch-size", "16")
+	embedP := start(t, "embed", "embed", "--brokers", brokers, "--group", "it-poison", "--embedder", url, "--model", "hash-384", "--batch-size", "16")
 	indexP := start(t, "index", "index", "--brokers", brokers, "--group", "it-poison-index", "--data", data)
 	docs, chunks := parseIngested(t, mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--max-tokens", "48", "--overlap", "8", corpus))
 

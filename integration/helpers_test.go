@@ -57,7 +57,7 @@ func kafkaBrokers(t *testing.T) string {
 	return b
 }
 
-var pipelineTopics = []string{event.TopicRaw, event.TopicParsed, event.TopicEmbedded, event.TopicIndexed, event.TopicFailed, event.TopicDLQ, event.TopicDeleted, event.TopicCatalog}
+var pipelineTopics = event.Topics()
 
 func client(t *testing.T, brokers string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
@@ -299,7 +299,7 @@ func checkEmbedded(t *testing.T, parsed, embedded []*kgo.Record) (want map[chunk
 		if string(r.Key) != string(event.Key(m.GetTenantId(), m.GetDocId())) {
 			t.Fatalf("key %q for doc %s", r.Key, m.GetDocId())
 		}
-		if src, _ := event.Header(r, event.HeaderSourceTopic); src != event.TopicParsed {
+		if src, _ := event.Header(r, event.HeaderSourceTopic); !event.IsParsedTopic(src) {
 			t.Fatalf("missing lineage header on %v", id)
 		}
 		if !sameVector(m.GetVector(), hash.Vector(text)) {

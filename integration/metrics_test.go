@@ -118,7 +118,7 @@ func TestMetricsCountWhatTheTopicsHold(t *testing.T) {
 		`ragpipe_records_in_total{stage="embed",topic="documents.parsed"}`: float64(len(parsed)),
 		`ragpipe_records_out_total{stage="embed",topic="chunks.embedded"}`: float64(len(embedded)),
 		`ragpipe_batch_records_sum{stage="embed"}`:                         float64(len(parsed)),
-		`ragpipe_partitions_assigned{stage="embed"}`:                       3,
+		`ragpipe_partitions_assigned{stage="embed"}`:                       float64(3 * len(event.ParsedTopics())), // every priority topic
 		`ragpipe_records_dead_lettered_total`:                              0,
 		`ragpipe_breaker_state{stage="embed"}`:                             0,
 		`ragpipe_ready{stage="embed"}`:                                     1,

@@ -167,7 +167,7 @@ func TestDLQReplayIsEmbeddedAndIndexed(t *testing.T) {
 	gpu := start(t, "gpusim", "gpusim", "--addr", addr, "--poison", "XPOISONX")
 	waitFor(t, 10*time.Second, "gpusim", func() bool { return strings.Contains(gpu.stdout.String(), "listening") })
 	url := "http://" + addr + "/v1"
-	start(t, "embed", "embed", "--brokers", brokers, "--group", "it-dlq", "--embedder", url, "--model", "gpusim")
+	start(t, "embed", "embed", "--brokers", brokers, "--group", "it-dlq", "--embedder", url, "--model", "hash-384")
 	start(t, "index", "index", "--brokers", brokers, "--group", "it-dlq-index", "--data", data)
 	ingested := mustRun(t, time.Minute, "ingest", "--brokers", brokers, "--max-tokens", "24", "--overlap", "0", docs, docs2)
 	if _, chunks := parseIngested(t, ingested); chunks < 6 {

@@ -113,7 +113,7 @@ func testPipeline(t *testing.T, brokers string, storeArgs ...string) (docs, chun
 	}
 
 	_, url := startGpusim(t)
-	embedP := start(t, "embed", "embed", "--brokers", brokers, "--group", "it-embed", "--embedder", url, "--model", "gpusim", "--batch-size", "16")
+	embedP := start(t, "embed", "embed", "--brokers", brokers, "--group", "it-embed", "--embedder", url, "--model", "hash-384", "--batch-size", "16")
 	indexP := start(t, "index", slices.Concat([]string{"index", "--brokers", brokers, "--group", "it-index"}, storeArgs)...)
 
 	out = mustRun(t, 2*time.Minute, "ingest", "--brokers", brokers, corpus)

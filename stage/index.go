@@ -129,9 +129,10 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		}
 	}
 	if err := s.Store.Upsert(ctx, chunks); err != nil {
-		if errors.Is(err, store.ErrDimension) {
+		if errors.Is(err, store.ErrDimension) || errors.Is(err, store.ErrNoModelNamespace) {
 			// Retrying cannot help: the batch splits until the chunk
-			// of the wrong dimension stands alone and is dead-lettered.
+			// of the wrong dimension (or of a model no index namespace
+			// takes) stands alone and is dead-lettered.
 			return nil, fault.Record(fmt.Errorf("store upsert: %w", err))
 		}
 		return nil, fault.Server(fmt.Errorf("store upsert: %w", err), 0)

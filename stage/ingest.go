@@ -26,6 +26,9 @@ type Ingest struct {
 	Tenant  string
 	Loader  ingest.Loader
 	Chunker ingest.Chunker
+	// Priority picks the topic of the chunks (event.PriorityTopic; the
+	// zero value is normal: documents.parsed).
+	Priority event.Priority
 	// Version gives a document's doc_version from its file and its
 	// document hash (DocumentHash of its bytes, "" when they could not be
 	// read); the default is the file's modification time in Unix
@@ -181,7 +184,7 @@ func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Reco
 	if len(chunks) == 0 {
 		return 0, false, fail(errors.New("no text to index"))
 	}
-	recs, err := chunkRecords(s.Tenant, f, version, hash, doc, chunks, timestamppb.Now())
+	recs, err := chunkRecords(event.PriorityTopic(s.Priority), s.Tenant, f, version, hash, doc, chunks, timestamppb.Now())
 	if err != nil {
 		return 0, false, fail(err)
 	}
@@ -192,15 +195,15 @@ func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Reco
 	return len(chunks), false, nil
 }
 
-// chunkRecords returns the ChunkParsed records of a document's chunks, in
-// order. Each carries the document's metadata and, for paginated
+// chunkRecords returns the ChunkParsed records of a document's chunks on
+// topic, in order. Each carries the document's metadata and, for paginated
 // documents, the chunk's pages (ingest.ChunkMetadata), and the document
 // hash (empty when not known).
-func chunkRecords(tenant string, f ingest.File, version int64, docHash string, doc ingest.Document, chunks []ingest.Chunk, now *timestamppb.Timestamp) ([]*kgo.Record, error) {
+func chunkRecords(topic, tenant string, f ingest.File, version int64, docHash string, doc ingest.Document, chunks []ingest.Chunk, now *timestamppb.Timestamp) ([]*kgo.Record, error) {
 	key := event.Key(tenant, f.DocID)
 	recs := make([]*kgo.Record, 0, len(chunks))
 	for _, c := range chunks {
-		rec, err := event.NewRecord(event.TopicParsed, key, &ragpipev1.ChunkParsed{
+		rec, err := event.NewRecord(topic, key, &ragpipev1.ChunkParsed{
 			TenantId: tenant, DocId: f.DocID, DocVersion: version,
 			ChunkIndex: int32(c.Index), ChunkCount: int32(len(chunks)), Text: c.Text,
 			ContentHash: ingest.ContentHash(c.Text), Source: f.Path, Title: doc.Title,

@@ -25,7 +25,7 @@ func TestChunkRecordsCarryMetadata(t *testing.T) {
 		t.Fatalf("%d chunks", len(chunks))
 	}
 	f := ingest.File{Path: "/docs/manual.pdf", DocID: "manual.pdf"}
-	recs, err := chunkRecords("acme", f, 7, "sha256:d0c", doc, chunks, timestamppb.Now())
+	recs, err := chunkRecords(event.TopicParsed, "acme", f, 7, "sha256:d0c", doc, chunks, timestamppb.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestChunkRecordsCarryMetadata(t *testing.T) {
 	}
 	// A document without metadata gives records without it.
 	plain := ingest.Document{DocID: "a.txt", Blocks: []ingest.Block{{Kind: ingest.KindParagraph, Text: "x"}}}
-	recs, err = chunkRecords("acme", ingest.File{DocID: "a.txt"}, 1, "", plain, ingest.DefaultChunker().Split(plain), timestamppb.Now())
+	recs, err = chunkRecords(event.TopicParsed, "acme", ingest.File{DocID: "a.txt"}, 1, "", plain, ingest.DefaultChunker().Split(plain), timestamppb.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,11 @@ func (s *Parse) one(ctx context.Context, r *kgo.Record) ([]*kgo.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	prio, _ := event.Header(r, event.HeaderPriority)
+	p, err := event.ParsePriority(prio)
+	if err != nil {
+		return nil, fault.Record(fmt.Errorf("%s: header %s: %w", m.GetDocId(), event.HeaderPriority, err))
+	}
 	data, err := s.content(ctx, m)
 	if err != nil {
 		return nil, fault.Record(fmt.Errorf("%s: %w", m.GetDocId(), err))
@@ -77,7 +82,7 @@ func (s *Parse) one(ctx context.Context, r *kgo.Record) ([]*kgo.Record, error) {
 		return nil, fault.Record(fmt.Errorf("%s: no text to index", m.GetDocId()))
 	}
 	f.Path = m.GetSource()
-	return chunkRecords(m.GetTenantId(), f, m.GetDocVersion(), rawDocumentHash(m, data), doc, chunks, timestamppb.Now())
+	return chunkRecords(event.PriorityTopic(p), m.GetTenantId(), f, m.GetDocVersion(), rawDocumentHash(m, data), doc, chunks, timestamppb.Now())
 }
 
 // rawDocumentHash is the document hash of a raw document: its
@@ -151,7 +156,8 @@ func (s *Parse) parse(ctx context.Context, f ingest.File, data []byte) (ingest.D
 	}
 }
 
-// ParseWorker is the parse stage (documents.raw → documents.parsed).
+// ParseWorker is the parse stage (documents.raw → documents.parsed, or
+// the priority topic its ragpipe.priority header names).
 func ParseWorker(s *Parse) Worker {
 	return Worker{
 		Name: "parse", Group: ParseGroup, BatchSize: ParseBatchSize,

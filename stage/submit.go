@@ -30,6 +30,10 @@ type Submit struct {
 	MaxBytes int64
 	// Stderr receives one line per file that could not be submitted.
 	Stderr io.Writer
+	// Priority, unless empty or normal, is written as the
+	// ragpipe.priority header: the parse stage puts the document's chunks
+	// on its priority topic (event.PriorityTopic).
+	Priority event.Priority
 }
 
 // SubmitSummary counts what Run did.
@@ -119,6 +123,9 @@ func (s *Submit) file(ctx context.Context, f ingest.File, maxBytes int64, promis
 	rec, err := event.NewRecord(event.TopicRaw, event.Key(s.Tenant, f.DocID), m)
 	if err != nil {
 		return 0, false, err
+	}
+	if s.Priority != "" && s.Priority != event.PriorityNormal {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: event.HeaderPriority, Value: []byte(s.Priority)})
 	}
 	s.Client.Produce(ctx, rec, promise)
 	return int64(len(data)), inBlob, nil

@@ -30,19 +30,22 @@ type Worker struct {
 	// Group is the stage's default consumer group.
 	Group string
 	// BatchSize is the stage's default records per batch.
-	BatchSize  int
-	Topics     []string
-	Handler    engine.Handler
-	DeadLetter engine.DeadLetterFunc
-	Lineage    func(*kgo.Record) []kgo.RecordHeader
+	BatchSize int
+	Topics    []string
+	// TopicWeights are the stage's default priority classes of its
+	// topics (engine.Config.TopicWeights); nil for one class.
+	TopicWeights map[string]int
+	Handler      engine.Handler
+	DeadLetter   engine.DeadLetterFunc
+	Lineage      func(*kgo.Record) []kgo.RecordHeader
 	// Probe checks the stage's server with a known-good request (nil when
 	// the stage has no remote server).
 	Probe func(ctx context.Context) error
 }
 
 // Configure returns cfg with the stage's wiring set: Stage, Topics,
-// Handler, DeadLetter, Lineage and Probe, and Group and BatchMaxRecords
-// where cfg leaves them zero.
+// Handler, DeadLetter, Lineage and Probe, and Group, BatchMaxRecords and
+// TopicWeights where cfg leaves them zero.
 func (w Worker) Configure(cfg engine.Config) engine.Config {
 	cfg.Stage, cfg.Topics, cfg.Handler = w.Name, w.Topics, w.Handler
 	cfg.DeadLetter, cfg.Lineage, cfg.Probe = w.DeadLetter, w.Lineage, w.Probe
@@ -52,19 +55,23 @@ func (w Worker) Configure(cfg engine.Config) engine.Config {
 	if cfg.BatchMaxRecords == 0 {
 		cfg.BatchMaxRecords = w.BatchSize
 	}
+	if cfg.TopicWeights == nil {
+		cfg.TopicWeights = w.TopicWeights
+	}
 	return cfg
 }
 
-// EmbedWorker is the embed stage (documents.parsed → chunks.embedded) on
-// em: it skips the remaining chunks of a version once one is
-// dead-lettered.
+// EmbedWorker is the embed stage (documents.parsed and its priority
+// topics → chunks.embedded) on em: it reads every parsed topic in one
+// group, weighted by DefaultPriorityWeights, and skips the remaining
+// chunks of a version once one is dead-lettered.
 func EmbedWorker(em embed.Embedder) Worker {
 	failures := NewFailures(0)
 	s := &Embed{Embedder: em, Failures: failures}
 	return Worker{
 		Name: "embed", Group: EmbedGroup, BatchSize: EmbedBatchSize,
-		Topics: []string{event.TopicParsed}, Handler: s.Handle,
-		DeadLetter: DeadLetter(failures), Lineage: event.Lineage, Probe: s.Probe,
+		Topics: event.ParsedTopics(), TopicWeights: PriorityTopicWeights(DefaultPriorityWeights()),
+		Handler: s.Handle, DeadLetter: DeadLetter(failures), Lineage: event.Lineage, Probe: s.Probe,
 	}
 }
 

@@ -26,3 +26,11 @@ func TestPostgresConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestEmbeddedNamespaces(t *testing.T) {
+	storetest.RunNamespaces(t, func(t *testing.T) string { return t.TempDir() })
+}
+
+func TestPostgresNamespaces(t *testing.T) {
+	storetest.RunNamespaces(t, func(t *testing.T) string { return storetest.PostgresDSN(t) })
+}

@@ -29,7 +29,41 @@
 //   - The first stored vector fixes the store's dimension: one store is one
 //     embedding space (one model). A vector or query of another dimension
 //     is an error (ErrDimension), never a silent empty result; a different
-//     model belongs in another store (another directory or schema).
+//     model belongs in another index namespace (below).
+//
+// # Index namespaces
+//
+// A store location (Open's dsn) holds one or more index namespaces
+// (Namespaces, OpenNamespaces; storetest.RunNamespaces checks both
+// stores), each a Store with the semantics above, for one model and
+// dimension, in state building, active or retired:
+//
+//   - Exactly one namespace is active; Activate switches in one step (one
+//     transaction, one atomic rename of the registry file) and retires the
+//     old one, which is kept until Drop. Drop refuses the active one
+//     (ErrActiveNamespace).
+//   - List reads the registry on every call and an opened Store stays on
+//     its namespace: a reader sees a switch when it opens the active
+//     namespace again (`ragpipe search` does so per query), never a mix.
+//   - "default" is the location itself (the store as it was before
+//     namespaces: the schema's tables, the directory's log); a location
+//     without a registry holds it alone, active, with no model recorded
+//     until Record (the Router calls it on the first upsert).
+//   - PostgreSQL: the registry is the index_namespaces table (migration
+//     0004) of the location's schema; namespace NAME is the schema
+//     <schema>_ns_NAME with the same migrated tables, its own vector(N)
+//     column and HNSW index. Embedded: the registry is namespaces.json,
+//     replaced atomically (write, fsync, rename, fsync of the directory)
+//     under an flock on namespaces.lock; namespace NAME lives in
+//     namespaces/NAME with its own log and writer lock. Drop of an
+//     embedded namespace another process writes is refused (ErrInUse).
+//   - Router is the Store the index stage writes through: each chunk to
+//     the building or active namespace of its model and dimension (the
+//     registry read on every Upsert), a retired model's chunks skipped, a
+//     model no namespace takes refused (NoNamespaceError,
+//     ErrNoModelNamespace) with nothing of the call stored, deletes and
+//     failures applied to every namespace (one another process writes, in
+//     the embedded store, is skipped: its writer applies them).
 //
 // # Embedded
 //

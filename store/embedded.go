@@ -95,7 +95,7 @@ func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("store: %s is in use by another writer: %w", dir, err)
+		return nil, fmt.Errorf("store: %s is in use by another writer (%v): %w", dir, err, ErrInUse)
 	}
 	s.lock = lock
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)

@@ -47,6 +47,9 @@ type PostgresConfig struct {
 	// EfSearch is the HNSW candidate list size of a search, raised to k
 	// when k is larger (default 100).
 	EfSearch int
+	// Schema, when set, is put first on the DSN's search_path: the
+	// schema of an index namespace (see Namespaces), which must exist.
+	Schema string
 }
 
 func (c *PostgresConfig) setDefaults() {
@@ -90,6 +93,13 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 	}
 	if cfg.ReadOnly {
 		cc.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	if cfg.Schema != "" {
+		base := cc.RuntimeParams["search_path"]
+		if base == "" {
+			base = `"$user", public`
+		}
+		cc.RuntimeParams["search_path"] = pgx.Identifier{cfg.Schema}.Sanitize() + ", " + base
 	}
 	s := &Postgres{cfg: cfg, desc: describePostgres(cc)}
 

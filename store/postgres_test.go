@@ -56,7 +56,7 @@ func TestPostgresMigrationsReopenAndReadOnly(t *testing.T) {
 
 	conn := connect(t, dsn)
 	var versions int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&versions); err != nil || versions != 3 {
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&versions); err != nil || versions != 4 {
 		t.Fatalf("schema_migrations: %d rows, %v", versions, err)
 	}
 	// A schema from a newer ragpipe is refused, not mangled.

@@ -83,21 +83,35 @@ func discoverModel(ctx context.Context, specs []embed.Spec) error {
 
 func newEmbedCmd(g *globals) *cobra.Command {
 	var (
-		w  workerFlags
-		ef embedderFlags
+		w       workerFlags
+		ef      embedderFlags
+		weights string
 	)
 	cmd := &cobra.Command{
 		Use:   "embed",
-		Short: "Embed chunks: documents.parsed → chunks.embedded (a consumer-group worker)",
-		Args:  cobra.NoArgs,
+		Short: "Embed chunks: documents.parsed (and .high, .low) → chunks.embedded (a consumer-group worker)",
+		Long: `Embeds the chunks of documents.parsed.high, documents.parsed and documents.parsed.low
+in one consumer group. With a backlog at several priorities, the chunks sent to the
+embedder are shared by --priority-weights (counted in chunks: high=8,normal=3,low=1
+gives high 8/12, normal 3/12 and low 1/12), and a priority with nothing waiting
+leaves its share to the others, so high drains first and low always progresses.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			pw, err := stage.ParsePriorityWeights(weights)
+			if err != nil {
+				return fmt.Errorf("--priority-weights: %w", err)
+			}
 			em, err := ef.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return w.run(cmd.Context(), g, stage.EmbedWorker(em), em)
+			st := stage.EmbedWorker(em)
+			st.TopicWeights = stage.PriorityTopicWeights(pw)
+			return w.run(cmd.Context(), g, st, em)
 		},
 	}
+	cmd.Flags().StringVar(&weights, "priority-weights", stage.FormatPriorityWeights(stage.DefaultPriorityWeights()),
+		"shares of the priorities when each has a backlog, counted in chunks (PRIORITY=WEIGHT, comma-separated; weights 1-1000; a priority left out keeps its default)")
 	w.register(cmd, stage.EmbedGroup, stage.EmbedBatchSize)
 	ef.register(cmd)
 	return cmd

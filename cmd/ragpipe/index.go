@@ -23,10 +23,13 @@ func newIndexCmd(g *globals) *cobra.Command {
 			if dsn == "" {
 				dsn = g.storeDir()
 			}
-			st, err := store.Open(cmd.Context(), dsn, false)
+			// Chunks go to the index namespace of their model (see
+			// store.Router); deletes and failures to every namespace.
+			nss, err := store.OpenNamespaces(cmd.Context(), dsn, false)
 			if err != nil {
 				return err
 			}
+			st := store.NewRouter(nss, slog.Default())
 			defer st.Close()
 			var opts []stage.IndexOption
 			missing, err := topicMissing(cmd.Context(), g, event.TopicCatalog)

@@ -32,6 +32,7 @@ type ingestFlags struct {
 	source      string
 	sync        bool
 	force       bool
+	priority    string
 }
 
 func (f *ingestFlags) register(cmd *cobra.Command) {
@@ -46,12 +47,17 @@ func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.source, "source", "", "name a source: doc_id becomes NAME/<path relative to the source's root>, the root being the folder of its first ingest (remembered in DATA/sources.json), and versions change only when the content does")
 	fl.BoolVar(&f.sync, "sync", false, "with --source: delete (documents.deleted) the source's documents under PATH that are no longer on disk")
 	fl.BoolVar(&f.force, "force", false, "publish every file, also those whose content is unchanged since their version became searchable (documents.catalog)")
+	fl.StringVar(&f.priority, "priority", string(event.PriorityNormal), "priority of the chunks: high (documents.parsed.high), normal (documents.parsed) or low (documents.parsed.low); the embed stage drains them with weighted shares (embed --priority-weights)")
 }
 
 // stage returns the ingest stage the flags describe, with the tokenizer
 // loaded and the settings checked.
 func (f *ingestFlags) stage(cl *kgo.Client) (*stage.Ingest, error) {
-	s := &stage.Ingest{
+	prio, err := event.ParsePriority(f.priority)
+	if err != nil {
+		return nil, fmt.Errorf("--priority: %w", err)
+	}
+	s := &stage.Ingest{Priority: prio,
 		Client: cl, Tenant: f.tenant,
 		Loader:  ingest.Loader{MaxBytes: f.maxFileSize, Encoding: f.encoding},
 		Chunker: ingest.Chunker{MaxTokens: f.maxTokens, OverlapTokens: f.overlap},
@@ -97,6 +103,9 @@ whose bytes hash to its entry. --force publishes every file. Without the topic (
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if _, err := event.ParsePriority(f.priority); err != nil {
+				return fmt.Errorf("--priority: %w", err)
+			}
 			kc := g.kafka()
 			if err := broker.Check(ctx, kc, 10*time.Second); err != nil {
 				return err

@@ -83,6 +83,7 @@ Start with "ragpipe demo". Workers join consumer groups: run more of them to sca
 		newEmbedCmd(g),
 		newIndexCmd(g),
 		newSearchCmd(g),
+		newReembedCmd(g),
 		newDeleteCmd(g),
 		newDLQCmd(g),
 		newReplayCmd(g),

@@ -25,6 +25,9 @@ type searchOptions struct {
 	JSON bool
 	// Where keeps only chunks whose metadata holds each key with its value.
 	Where map[string]string
+	// Namespace, when named, is the index namespace searched: a query
+	// embedder of another model or dimension is refused.
+	Namespace store.Namespace
 }
 
 func newSearchCmd(g *globals) *cobra.Command {
@@ -71,11 +74,12 @@ YAML front matter of Markdown, PDF and DOCX document properties, a PDF chunk's p
 			if err != nil {
 				return err
 			}
-			st, err := store.Open(cmd.Context(), dsn, true)
+			st, ns, err := openActive(cmd.Context(), dsn)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			o.Namespace = ns
 			o.Query = strings.Join(args, " ")
 			return runSearch(cmd.Context(), cmd.OutOrStdout(), em, st, o)
 		},
@@ -110,10 +114,51 @@ type jsonResult struct {
 	Hits     []jsonHit `json:"hits"`
 }
 
+// openActive opens the active index namespace of the store location dsn
+// for search.
+func openActive(ctx context.Context, dsn string) (store.Store, store.Namespace, error) {
+	nss, err := store.OpenNamespaces(ctx, dsn, true)
+	if err != nil {
+		return nil, store.Namespace{}, err
+	}
+	defer nss.Close()
+	ns, err := store.Active(ctx, nss)
+	if err != nil {
+		return nil, store.Namespace{}, err
+	}
+	st, err := nss.OpenNamespace(ctx, ns.Name, true)
+	if err != nil {
+		return nil, store.Namespace{}, err
+	}
+	return st, ns, nil
+}
+
+// checkQueryModel refuses a query embedder whose model or dimension is
+// not the namespace's. A namespace without a model recorded (a store from
+// before namespaces) checks the dimension only, and the store checks it
+// too.
+func checkQueryModel(ns store.Namespace, model string, dim int) error {
+	if ns.Name == "" {
+		return nil
+	}
+	switch {
+	case ns.Model != "" && (ns.Model != model || (ns.Dimensions != 0 && ns.Dimensions != dim)):
+		return fmt.Errorf("search: the query embedder is model %s (%d dims) but the active index namespace %s holds model %s (%d dims): search with --model %s (and an --embedder serving it)",
+			model, dim, ns.Name, ns.Model, ns.Dimensions, ns.Model)
+	case ns.Dimensions != 0 && ns.Dimensions != dim:
+		return fmt.Errorf("search: the query embedder is model %s (%d dims) but the active index namespace %s holds %d-dimensional vectors (model not recorded): search with --model set to the model that built it",
+			model, dim, ns.Name, ns.Dimensions)
+	}
+	return nil
+}
+
 func runSearch(ctx context.Context, w io.Writer, em embed.Embedder, st store.Store, o searchOptions) error {
 	vecs, err := em.Embed(ctx, []string{o.Query})
 	if err != nil {
 		return fmt.Errorf("embedding the query: %w", err)
+	}
+	if err := checkQueryModel(o.Namespace, em.Model(), len(vecs[0])); err != nil {
+		return err
 	}
 	hits, err := st.SearchWhere(ctx, o.Tenant, vecs[0], o.K, o.Where)
 	if err != nil {

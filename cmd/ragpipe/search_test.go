@@ -89,3 +89,27 @@ func TestSearchRefusesAnotherDimension(t *testing.T) {
 		t.Fatalf("want a dimension error, got %v", err)
 	}
 }
+
+// A query embedder of another model than the active namespace's is
+// refused naming both; a namespace without a model checks the dimension.
+func TestSearchRefusesAnotherModel(t *testing.T) {
+	em, st := searchFixture(t)
+	var out bytes.Buffer
+	ns := store.Namespace{Name: "bge-64", Model: "bge", Dimensions: 64, State: store.StateActive}
+	err := runSearch(context.Background(), &out, em, st, searchOptions{Tenant: "default", Query: "zebrafish", K: 5, MinScore: -1, Namespace: ns})
+	if err == nil || !strings.Contains(err.Error(), em.Model()) || !strings.Contains(err.Error(), "model bge (64 dims)") || !strings.Contains(err.Error(), "--model bge") {
+		t.Fatalf("want a model error naming both models, got %v", err)
+	}
+	ns.Model = em.Model()
+	if err := runSearch(context.Background(), &out, em, st, searchOptions{Tenant: "default", Query: "zebrafish", K: 5, MinScore: -1, Namespace: ns}); err != nil {
+		t.Fatalf("the namespace's model: %v", err)
+	}
+	old := store.Namespace{Name: store.DefaultNamespace, State: store.StateActive}
+	if err := runSearch(context.Background(), &out, em, st, searchOptions{Tenant: "default", Query: "zebrafish", K: 5, MinScore: -1, Namespace: old}); err != nil {
+		t.Fatalf("a namespace without a model or dimension: %v", err)
+	}
+	old.Dimensions = 32
+	if err := runSearch(context.Background(), &out, em, st, searchOptions{Tenant: "default", Query: "zebrafish", K: 5, MinScore: -1, Namespace: old}); err == nil || !strings.Contains(err.Error(), "32-dimensional") {
+		t.Fatalf("a namespace of another dimension without a model: %v", err)
+	}
+}

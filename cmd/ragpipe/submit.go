@@ -15,8 +15,8 @@ import (
 
 func newSubmitCmd(g *globals) *cobra.Command {
 	var (
-		tenant, blobs, partitionBy string
-		maxFileSize                int64
+		tenant, blobs, partitionBy, priority string
+		maxFileSize                          int64
 	)
 	cmd := &cobra.Command{
 		Use:   "submit [--tenant T] PATH...",
@@ -30,6 +30,10 @@ submitted, after submitting the others.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			prio, err := event.ParsePriority(priority)
+			if err != nil {
+				return fmt.Errorf("--priority: %w", err)
+			}
 			kc := g.kafka()
 			if err := broker.Check(ctx, kc, 10*time.Second); err != nil {
 				return err
@@ -50,7 +54,7 @@ submitted, after submitting the others.`,
 				return err
 			}
 			defer cl.Close()
-			s := &stage.Submit{Client: cl, Tenant: tenant, Blobs: bs, MaxBytes: maxFileSize, Stderr: cmd.ErrOrStderr()}
+			s := &stage.Submit{Client: cl, Tenant: tenant, Blobs: bs, MaxBytes: maxFileSize, Stderr: cmd.ErrOrStderr(), Priority: prio}
 			sum, err := s.Run(ctx, args)
 			fmt.Fprintf(cmd.OutOrStdout(), "submitted %d document(s), %d byte(s), %d in the blob store; %d file(s) failed\n",
 				sum.Submitted, sum.Bytes, sum.Blobs, sum.Failed)
@@ -61,5 +65,6 @@ submitted, after submitting the others.`,
 	cmd.Flags().StringVar(&partitionBy, "partition-by", string(event.PartitionByDocument), "which part of the key picks the partition: document, or tenant (one tenant's documents share a partition)")
 	cmd.Flags().StringVar(&blobs, "blobs", "", "blob store for files over 4 MiB: a directory or file:// URI shared with the parse workers (default DATA/blobs)")
 	cmd.Flags().Int64Var(&maxFileSize, "max-file-size", ingest.DefaultMaxBytes, "largest file to submit, in bytes")
+	cmd.Flags().StringVar(&priority, "priority", string(event.PriorityNormal), "priority of the documents' chunks: high, normal or low (a ragpipe.priority header; the parse stage writes the chunks to documents.parsed.high, documents.parsed or documents.parsed.low)")
 	return cmd
 }

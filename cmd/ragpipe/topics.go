@@ -22,7 +22,8 @@ func newTopicsCmd(g *globals) *cobra.Command {
 	apply := &cobra.Command{
 		Use:   "apply",
 		Short: "Create the pipeline's topics, or check them and report drift",
-		Long: `Creates documents.raw, documents.parsed, chunks.embedded, vectors.indexed,
+		Long: `Creates documents.raw, documents.parsed (with documents.parsed.high and
+documents.parsed.low for ingest --priority), chunks.embedded, vectors.indexed,
 documents.failed, documents.dlq, documents.deleted and documents.catalog with
 production defaults (12 partitions, replication factor 3, retention.ms 604800000,
 cleanup.policy delete, min.insync.replicas 2; documents.raw also max.message.bytes

@@ -5,6 +5,15 @@
 // tombstones, version deletes, document deletes (with their tombstones)
 // and the dimension checks.
 //
-// A store's tests call Run with a function that opens a new, empty store;
-// PostgresDSN gives each PostgreSQL test a schema of its own.
+// RunNamespaces is the suite of a location's index namespaces
+// (store.Namespaces and store.Router): the default namespace, create,
+// upserts into two namespaces independently, Activate switching searches
+// (also under concurrent searches: each answers from one namespace, and
+// a reader sees the new one on its next open of the active namespace),
+// Drop refusing the active one, and routing chunks by model.
+//
+// A store's tests call Run with a function that opens a new, empty store,
+// and RunNamespaces with one that returns a new, empty location;
+// PostgresDSN gives each PostgreSQL test a schema of its own (and drops
+// its namespaces' schemas with it).
 package storetest

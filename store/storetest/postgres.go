@@ -51,8 +51,20 @@ func PostgresDSN(t testing.TB) string {
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
+		// The schemas of the location's index namespaces go too.
+		rows, err := conn.Query(ctx, "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", schema+"_ns_")
+		if err != nil {
+			t.Errorf("listing the namespace schemas of %s: %v", schema, err)
+			return
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Errorf("listing the namespace schemas of %s: %v", schema, err)
+		}
+		for _, s := range append(names, schema) {
+			if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{s}.Sanitize()+" CASCADE"); err != nil {
+				t.Errorf("dropping schema %s: %v", s, err)
+			}
 		}
 	})
 	// The schema first, then public, where scripts/postgres.sh created the
