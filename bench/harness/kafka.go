@@ -85,7 +85,7 @@ func (c *cluster) stop() {
 
 // benchTopics are the topics a run uses.
 func benchTopics() []string {
-	return []string{event.TopicParsed, event.TopicEmbedded, event.TopicFailed, event.TopicDLQ, event.TopicIndexed, pipeTopic}
+	return append(event.Topics(), pipeTopic)
 }
 
 // ensureTopics creates the topics (partitions each, replication factor 1)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/ragpipe/ragpipe/event"
 )
 
@@ -50,11 +52,15 @@ type mark struct {
 
 // result is what a scenario measured.
 type result struct {
-	sc         scenario
-	v          verdict
-	rate       float64 // chunks/s, steady state
-	capShare   float64 // rate over the gpusim capacity (0: not modelled)
-	lat        latency
+	sc       scenario
+	v        verdict
+	rate     float64 // chunks/s, steady state
+	capShare float64 // rate over the gpusim capacity (0: not modelled)
+	lat      latency
+	// searchable is the ingest → searchable latency of each document
+	// version announced on vectors.indexed (Index scenarios only).
+	searchable latency
+	indexed    int             // document versions announced
 	lats       []time.Duration // sample, for the CDF
 	peakRSS    int64
 	cpuPer1k   float64
@@ -237,7 +243,7 @@ func runScenario(ctx context.Context, e *env, sc scenario, seq int) result {
 	}
 	k := e.kafka
 	from := map[string]map[int32]int64{}
-	for _, t := range []string{event.TopicParsed, outTopic, event.TopicDLQ, event.TopicFailed} {
+	for _, t := range []string{event.TopicParsed, outTopic, event.TopicDLQ, event.TopicFailed, event.TopicIndexed, event.TopicDeleted} {
 		o, err := k.ends(ctx, t)
 		if err != nil {
 			res.err = err
@@ -248,6 +254,17 @@ func runScenario(ctx context.Context, e *env, sc scenario, seq int) result {
 	if err := k.startGroupAt(ctx, r.group, event.TopicParsed, from[event.TopicParsed]); err != nil {
 		res.err = err
 		return res
+	}
+	indexGroup := r.group + "-index"
+	if sc.Index {
+		// The index worker starts at the scenario's records of each of
+		// its input topics.
+		for _, t := range []string{outTopic, event.TopicFailed, event.TopicDeleted} {
+			if err := k.startGroupAt(ctx, indexGroup, t, from[t]); err != nil {
+				res.err = err
+				return res
+			}
+		}
 	}
 	prod, err := newProducer(k.seeds())
 	if err != nil {
@@ -275,6 +292,20 @@ func runScenario(ctx context.Context, e *env, sc scenario, seq int) result {
 	if err != nil {
 		res.err = err
 		return res
+	}
+	if sc.Index {
+		dir, err := os.MkdirTemp("", "ragpipe-bench-store-")
+		if err != nil {
+			res.err = err
+			return res
+		}
+		defer os.RemoveAll(dir)
+		ip, err := r.startIndex(indexGroup, dir)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		defer ip.stop(30 * time.Second)
 	}
 	r.start = time.Now()
 	for range max(1, sc.Workers) {
@@ -320,6 +351,12 @@ func runScenario(ctx context.Context, e *env, sc scenario, seq int) result {
 		if err != nil {
 			slog.Warn("lag", "err", err)
 			continue
+		}
+		if lag == 0 && sc.Index {
+			if lag, err = k.lag(sctx, indexGroup, outTopic); err != nil {
+				slog.Warn("lag", "err", err)
+				continue
+			}
 		}
 		if lag == 0 {
 			if idle++; idle >= 2 {
@@ -428,6 +465,37 @@ func measure(ctx context.Context, k *cluster, res *result, in []inRecord, from m
 	if res.v.Delivered > 0 {
 		res.cpuPer1k = cpu / float64(res.v.Delivered) * 1000
 	}
+	if res.sc.Index {
+		ingested := map[string]time.Time{} // a document's first chunk produced
+		for _, r := range in {
+			if t, ok := ingested[r.ID.Doc]; !ok || r.Time.Before(t) {
+				ingested[r.ID.Doc] = r.Time
+			}
+		}
+		var sl []time.Duration
+		err := k.readRange(ctx, event.TopicIndexed, from[event.TopicIndexed], func(r *kgo.Record) {
+			m, err := event.DecodeDocumentIndexed(r)
+			if err != nil || m.GetDeleted() {
+				return
+			}
+			if t, ok := ingested[m.GetTenantId()+"/"+m.GetDocId()]; ok {
+				sl = append(sl, r.Timestamp.Sub(t))
+			}
+		})
+		if err != nil {
+			res.err = err
+			return
+		}
+		res.indexed = len(sl)
+		res.searchable = percentiles(sl)
+	}
+}
+
+// startIndex starts a `ragpipe index` worker in group on an embedded
+// store in dir, for the ingest → searchable latency.
+func (r *run) startIndex(group, dir string) (*proc, error) {
+	return startProc(r.sc.Name+"-index", filepath.Join(r.env.logs, r.sc.Name+"-index.log"), r.env.ragpipe,
+		"index", "--brokers", r.env.kafka.brokers, "--group", group, "--store", dir, "--log-level", "warn")
 }
 
 // reportedBatch returns the records per batch the Parallel Consumer

@@ -87,6 +87,9 @@ type scenario struct {
 	// Overall measures the rate from the workers' start to the last output
 	// instead of the 10th–90th percentile window (output in waves).
 	Overall bool
+	// Index also runs a `ragpipe index` worker (embedded store) behind the
+	// embed workers, for the ingest → searchable latency.
+	Index bool
 }
 
 // scale shrinks a full-run quantity for -quick.
@@ -138,8 +141,8 @@ func scenarios(sc scale) []scenario {
 	out = append(out,
 		scenario{Name: "gpu-bound", Title: "GPU-bound steady state", Kind: kindRagpipe, GPU: gpuBound, Endpoints: 1,
 			Corpus: gpuCorpus, Workers: 1, Expected: base, Compare: "gpu"},
-		scenario{Name: "latency", Title: "Latency at 60% of GPU capacity (paced input)", Kind: kindRagpipe, GPU: gpuBound, Endpoints: 1,
-			Corpus: withRate(docs(chunksFor(base, 0.6*gcap), 1, 40), 0.6*gcap), Workers: 1, Expected: base},
+		scenario{Name: "latency", Title: "Latency at 60% of GPU capacity (paced input), with an index worker", Kind: kindRagpipe, GPU: gpuBound, Endpoints: 1,
+			Corpus: withRate(docs(chunksFor(base, 0.6*gcap), 1, 40), 0.6*gcap), Workers: 1, Expected: base, Index: true},
 		scenario{Name: "engine-bound", Title: "Engine-bound (negligible GPU latency)", Kind: kindRagpipe, GPU: gpuFree, Endpoints: 1,
 			Corpus: engCorpus, Workers: 1, Expected: base, Compare: "engine"},
 		// The bare pipe runs right after the engine-bound run (and the
