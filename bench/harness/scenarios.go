@@ -150,6 +150,9 @@ func scenarios(sc scale) []scenario {
 		// they combine into sees the same machine load.
 		scenario{Name: "pipe", Title: "Baseline: bare consume → produce pipe (the ceiling)", Kind: kindPipe,
 			Corpus: engCorpus, Workers: 1, Cap: 2 * base, Expected: base / 2, Compare: "engine"},
+		scenario{Name: "backlog-1m", Title: fmt.Sprintf("A %d-record backlog: the memory bound (worker stopped after %v)", backlogRecords(sc), backlogCap(sc)),
+			Kind: kindRagpipe, GPU: gpuFree, Endpoints: 1, Corpus: docs(backlogRecords(sc), 1, 40), Workers: 1,
+			Cap: backlogCap(sc), Expected: backlogCap(sc)},
 		scenario{Name: "long-docs", Title: "Long documents (200–300 chunks)", Kind: kindRagpipe, GPU: gpuBound, Endpoints: 1,
 			Corpus: docs(chunksFor(base, gcap), 200, 300), Workers: 1, Expected: base},
 		scenario{Name: "outage", Title: fmt.Sprintf("GPU outage from %v to %v (connections refused)", outageAt, outageEnd), Kind: kindRagpipe,
@@ -246,3 +249,16 @@ func scaling(up, down time.Duration) func(*run) {
 		r.stopWorker(1)
 	}
 }
+
+// backlogRecords is the backlog of the memory-bound scenario: the issue's
+// 1,000,000 records (50,000 with -quick).
+func backlogRecords(sc scale) int {
+	if sc.quick {
+		return 50_000
+	}
+	return 1_000_000
+}
+
+// backlogCap is how long the worker works through that backlog: long
+// enough for its memory to reach its steady state, not to drain it.
+func backlogCap(sc scale) time.Duration { return sc.d(15*time.Second, 2*time.Second) }

@@ -131,8 +131,12 @@ func (w *workerFlags) engine(g *globals, st stage.Worker, obs *observer) (*engin
 	return e, nil
 }
 
-// topicMissing tells whether the cluster lacks topic.
+// topicMissing tells whether the cluster lacks topic. An unreachable
+// cluster is broker.Check's clear error.
 func topicMissing(ctx context.Context, g *globals, topic string) (bool, error) {
+	if err := broker.Check(ctx, g.kafka(), 10*time.Second); err != nil {
+		return false, err
+	}
 	opts, err := g.kafka().Opts()
 	if err != nil {
 		return false, err
