@@ -127,16 +127,16 @@ func scenarios(sc scale) []scenario {
 	gpuCorpus := docs(chunksFor(base, gcap), 1, 40)
 	engCorpus := docs(chunksFor(base, engineRate), 1, 40)
 	outageAt, outageEnd := sc.d(5*time.Second, time.Second), sc.d(35*time.Second, 3*time.Second)
-	killEvery := sc.d(10*time.Second, 3*time.Second)
-	killDur := sc.d(30*time.Second, 6*time.Second)
-	scaleDur := sc.d(30*time.Second, 6*time.Second)
-	scaleTail := sc.d(5*time.Second, time.Second)
+	killEvery := sc.d(10*time.Second, 2*time.Second)
+	killDur := sc.d(30*time.Second, 4*time.Second)
+	scaleDur := sc.d(30*time.Second, 4*time.Second)
+	scaleTail := sc.d(5*time.Second, time.Second/2)
 	slow := gpuSlow
 	if sc.quick {
 		slow.Base = time.Second
 	}
-	slowDur := sc.d(20*time.Second, 3*time.Second)
-	pcCap := sc.d(2*base+5*time.Second, base+10*time.Second)
+	slowDur := sc.d(20*time.Second, 2*time.Second)
+	pcCap := sc.d(2*base+5*time.Second, base+5*time.Second)
 	var out []scenario
 	out = append(out,
 		scenario{Name: "gpu-bound", Title: "GPU-bound steady state", Kind: kindRagpipe, GPU: gpuBound, Endpoints: 1,
