@@ -340,3 +340,53 @@ func TestLatencyWindowP99(t *testing.T) {
 		t.Fatalf("p99 after the window slid: %s", got)
 	}
 }
+
+// A hung request whose hedge could not be sent when its wait ran out (the
+// budget was spent, or the endpoint's breaker was open) tries again while
+// it hangs, instead of waiting out its timeout: with one endpoint, a hang
+// at such a moment held its inputs for the whole request timeout.
+func TestPoolHedgeRetriesWhenItCouldNotBeSent(t *testing.T) {
+	a := &stallingEndpoint{name: "a"}
+	p := newStallPool(t, PoolConfig{HedgeBurst: 1, HedgeBudget: 0.1, HedgeFloor: 10 * time.Millisecond}, a)
+	warmUp(t, p)
+	// Spend the one token: a call whose request and hedge both hang.
+	a.stall.Store(2)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	if _, err := p.Embed(ctx, inputs(1)); err == nil {
+		t.Fatal("a hung call succeeded")
+	}
+	cancel()
+	eventually(t, "nothing in flight", func() bool { return health(p, "a").InFlight == 0 })
+	if h := health(p, "a"); h.Hedges != 1 {
+		t.Fatalf("want the token spent on one hedge, got %+v", h)
+	}
+	// Now a request hangs while no token is left.
+	a.stall.Store(1)
+	calls := a.calls.Load()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		_, err := p.Embed(ctx, inputs(1))
+		done <- err
+	}()
+	eventually(t, "the hung request", func() bool { return a.calls.Load() > calls })
+	time.Sleep(100 * time.Millisecond) // its wait ran out with no token
+	// Other requests earn a token back.
+	for range 10 {
+		if _, err := p.Embed(t.Context(), inputs(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the hung call failed: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the hung request was not hedged once a token was back")
+	}
+	if h := health(p, "a"); h.Hedges != 2 || h.HedgeWins != 1 {
+		t.Fatalf("health %+v", h)
+	}
+}
