@@ -3,6 +3,7 @@ package embed
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -387,6 +388,61 @@ func TestPoolHedgeRetriesWhenItCouldNotBeSent(t *testing.T) {
 		t.Fatal("the hung request was not hedged once a token was back")
 	}
 	if h := health(p, "a"); h.Hedges != 2 || h.HedgeWins != 1 {
+		t.Fatalf("health %+v", h)
+	}
+}
+
+// scriptedEndpoint answers its calls in turn: "hang" waits for the
+// context, "fail" returns a server error, anything else answers.
+type scriptedEndpoint struct {
+	mu     sync.Mutex
+	script []string
+	calls  int
+}
+
+func (f *scriptedEndpoint) URL() string   { return "s" }
+func (f *scriptedEndpoint) Model() string { return "m" }
+
+func (f *scriptedEndpoint) Embed(ctx context.Context, inputs []string) ([][]float32, error) {
+	f.mu.Lock()
+	step := ""
+	if f.calls < len(f.script) {
+		step = f.script[f.calls]
+	}
+	f.calls++
+	f.mu.Unlock()
+	switch step {
+	case "hang":
+		<-ctx.Done()
+		return nil, fault.Server(ctx.Err(), 0)
+	case "fail":
+		return nil, fault.Server(errors.New("500 Internal Server Error"), 0)
+	}
+	out := make([][]float32, len(inputs))
+	for i := range out {
+		out[i] = []float32{1}
+	}
+	return out, nil
+}
+
+// A hedge that fails while the hung request still runs is not the end of
+// hedging for it: it is hedged again, instead of waiting out its timeout.
+func TestPoolHedgesAgainAfterAFailedHedge(t *testing.T) {
+	ep := &scriptedEndpoint{}
+	p, err := NewPool([]Embedder{ep}, PoolConfig{Logger: quietLogger, HedgeFloor: 10 * time.Millisecond, FailureThreshold: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedLatency(p, time.Millisecond)
+	ep.mu.Lock()
+	ep.script = []string{"hang", "fail", "ok"}
+	ep.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if _, err := p.Embed(ctx, inputs(2)); err != nil {
+		t.Fatalf("the call failed: %v (calls %d)", err, ep.calls)
+	}
+	if h := health(p, "s"); h.Hedges != 2 || h.HedgeWins != 1 {
 		t.Fatalf("health %+v", h)
 	}
 }
