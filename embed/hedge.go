@@ -201,9 +201,9 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 			pending--
 			if r.o == outcomeFailure {
 				failed = append(failed, r)
-				if r.hedge && pending > 0 {
-					// The hedge failed while the request still runs: it
-					// may be hedged again.
+				if pending > 0 {
+					// One of the two failed while the other still runs:
+					// that one may be hedged again.
 					st.hedged = false
 					timer.Reset(p.cfg.HedgeFloor)
 				}

@@ -417,6 +417,9 @@ func (f *scriptedEndpoint) Embed(ctx context.Context, inputs []string) ([][]floa
 		return nil, fault.Server(ctx.Err(), 0)
 	case "fail":
 		return nil, fault.Server(errors.New("500 Internal Server Error"), 0)
+	case "slow-fail": // fails after its hedge was sent
+		time.Sleep(100 * time.Millisecond)
+		return nil, fault.Server(errors.New("500 Internal Server Error"), 0)
 	}
 	out := make([][]float32, len(inputs))
 	for i := range out {
@@ -444,5 +447,13 @@ func TestPoolHedgesAgainAfterAFailedHedge(t *testing.T) {
 	}
 	if h := health(p, "s"); h.Hedges != 2 || h.HedgeWins != 1 {
 		t.Fatalf("health %+v", h)
+	}
+
+	// The other way round: the request fails while its hedge hangs.
+	ep.mu.Lock()
+	ep.script, ep.calls = []string{"slow-fail", "hang", "ok"}, 0
+	ep.mu.Unlock()
+	if _, err := p.Embed(ctx, inputs(2)); err != nil {
+		t.Fatalf("the call failed: %v (calls %d)", err, ep.calls)
 	}
 }
