@@ -98,7 +98,9 @@
 // for several times its endpoint's recent p99 latency (PoolConfig
 // HedgeMultiplier, at least HedgeFloor) is sent again, to another endpoint
 // when there is one, and the first answer wins; hedges are budgeted to a
-// share of the requests. OpenAll wraps even a single remote endpoint in a
+// share of the requests, and a request whose hedge could not be sent (no
+// budget left, or its endpoint's breaker open) tries again every
+// HedgeFloor while it runs. OpenAll wraps even a single remote endpoint in a
 // Pool, so that both apply. See Pool.
 //
 // # Dimensions

@@ -201,6 +201,12 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 			pending--
 			if r.o == outcomeFailure {
 				failed = append(failed, r)
+				if pending > 0 {
+					// One of the two failed while the other still runs:
+					// that one may be hedged again.
+					st.hedged = false
+					timer.Reset(p.cfg.HedgeFloor)
+				}
 				continue
 			}
 			if r.hedge && r.err == nil {
@@ -215,6 +221,10 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 			}
 			j, jgen, ok := p.acquireHedge(tried, i)
 			if !ok {
+				// No token, or the endpoint's breaker is open: try again
+				// while the request runs, so that a hang at such a moment
+				// does not hold its inputs for the whole request timeout.
+				timer.Reset(p.cfg.HedgeFloor)
 				continue
 			}
 			st.hedged = true

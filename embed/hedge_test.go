@@ -3,6 +3,7 @@ package embed
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -338,5 +339,121 @@ func TestLatencyWindowP99(t *testing.T) {
 	}
 	if got := w.percentile99(); got != time.Millisecond {
 		t.Fatalf("p99 after the window slid: %s", got)
+	}
+}
+
+// A hung request whose hedge could not be sent when its wait ran out (the
+// budget was spent, or the endpoint's breaker was open) tries again while
+// it hangs, instead of waiting out its timeout: with one endpoint, a hang
+// at such a moment held its inputs for the whole request timeout.
+func TestPoolHedgeRetriesWhenItCouldNotBeSent(t *testing.T) {
+	a := &stallingEndpoint{name: "a"}
+	p := newStallPool(t, PoolConfig{HedgeBurst: 1, HedgeBudget: 0.1, HedgeFloor: 10 * time.Millisecond}, a)
+	warmUp(t, p)
+	// Spend the one token: a call whose request and hedge both hang.
+	a.stall.Store(2)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	if _, err := p.Embed(ctx, inputs(1)); err == nil {
+		t.Fatal("a hung call succeeded")
+	}
+	cancel()
+	eventually(t, "nothing in flight", func() bool { return health(p, "a").InFlight == 0 })
+	if h := health(p, "a"); h.Hedges != 1 {
+		t.Fatalf("want the token spent on one hedge, got %+v", h)
+	}
+	// Now a request hangs while no token is left.
+	a.stall.Store(1)
+	calls := a.calls.Load()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		_, err := p.Embed(ctx, inputs(1))
+		done <- err
+	}()
+	eventually(t, "the hung request", func() bool { return a.calls.Load() > calls })
+	time.Sleep(100 * time.Millisecond) // its wait ran out with no token
+	// Other requests earn a token back.
+	for range 10 {
+		if _, err := p.Embed(t.Context(), inputs(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the hung call failed: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the hung request was not hedged once a token was back")
+	}
+	if h := health(p, "a"); h.Hedges != 2 || h.HedgeWins != 1 {
+		t.Fatalf("health %+v", h)
+	}
+}
+
+// scriptedEndpoint answers its calls in turn: "hang" waits for the
+// context, "fail" returns a server error, anything else answers.
+type scriptedEndpoint struct {
+	mu     sync.Mutex
+	script []string
+	calls  int
+}
+
+func (f *scriptedEndpoint) URL() string   { return "s" }
+func (f *scriptedEndpoint) Model() string { return "m" }
+
+func (f *scriptedEndpoint) Embed(ctx context.Context, inputs []string) ([][]float32, error) {
+	f.mu.Lock()
+	step := ""
+	if f.calls < len(f.script) {
+		step = f.script[f.calls]
+	}
+	f.calls++
+	f.mu.Unlock()
+	switch step {
+	case "hang":
+		<-ctx.Done()
+		return nil, fault.Server(ctx.Err(), 0)
+	case "fail":
+		return nil, fault.Server(errors.New("500 Internal Server Error"), 0)
+	case "slow-fail": // fails after its hedge was sent
+		time.Sleep(100 * time.Millisecond)
+		return nil, fault.Server(errors.New("500 Internal Server Error"), 0)
+	}
+	out := make([][]float32, len(inputs))
+	for i := range out {
+		out[i] = []float32{1}
+	}
+	return out, nil
+}
+
+// A hedge that fails while the hung request still runs is not the end of
+// hedging for it: it is hedged again, instead of waiting out its timeout.
+func TestPoolHedgesAgainAfterAFailedHedge(t *testing.T) {
+	ep := &scriptedEndpoint{}
+	p, err := NewPool([]Embedder{ep}, PoolConfig{Logger: quietLogger, HedgeFloor: 10 * time.Millisecond, FailureThreshold: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedLatency(p, time.Millisecond)
+	ep.mu.Lock()
+	ep.script = []string{"hang", "fail", "ok"}
+	ep.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if _, err := p.Embed(ctx, inputs(2)); err != nil {
+		t.Fatalf("the call failed: %v (calls %d)", err, ep.calls)
+	}
+	if h := health(p, "s"); h.Hedges != 2 || h.HedgeWins != 1 {
+		t.Fatalf("health %+v", h)
+	}
+
+	// The other way round: the request fails while its hedge hangs.
+	ep.mu.Lock()
+	ep.script, ep.calls = []string{"slow-fail", "hang", "ok"}, 0
+	ep.mu.Unlock()
+	if _, err := p.Embed(ctx, inputs(2)); err != nil {
+		t.Fatalf("the call failed: %v (calls %d)", err, ep.calls)
 	}
 }

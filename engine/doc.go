@@ -30,9 +30,11 @@
 //     below half), so a stuck partition pauses instead of growing. With
 //     Config.TopicWeights each input topic (priority class) also has a
 //     share, MaxInFlightBytes/len(Topics): when a class's buffered bytes
-//     pass it, all its partitions pause until it drains below half, so a
-//     backlog in one class never fills the bound and the other classes'
-//     records still come in (the partitions' shares alone overlap when
+//     pass it, all its partitions pause until it drains below half
+//     (whether its records complete or leave with a dropped partition; a
+//     partition assigned meanwhile starts paused), so a backlog in one
+//     class never fills the bound and the other classes' records still
+//     come in (the partitions' shares alone overlap when
 //     there are many partitions, each being at least 256 KiB, and a
 //     partition may take one fetch beyond its share before it pauses). What a
 //     restart redoes is bounded by the same bytes. Group heartbeats run in

@@ -187,3 +187,45 @@ func (e *Engine) resumeClassLocked(topic string) []*partState {
 	}
 	return out
 }
+
+// resumeClasses resumes the partitions of every class paused for its share
+// that has drained: after a drop (revoke, loss, abort) or a settled batch
+// released bytes that no completion of the class will recheck — its
+// records may all be gone from this member.
+func (e *Engine) resumeClasses() {
+	if e.shares == nil {
+		return
+	}
+	var resume []*partState
+	e.mu.Lock()
+	for topic, paused := range e.shares.paused {
+		if paused {
+			resume = append(resume, e.resumeClassLocked(topic)...)
+		}
+	}
+	e.mu.Unlock()
+	if len(resume) == 0 {
+		return
+	}
+	e.syncPartitions(resume...)
+	for _, ps := range resume {
+		e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: false})
+	}
+}
+
+// pauseAssignedLocked pauses the newly assigned parts whose class is paused
+// for its share, so that they do not take it over its share; it returns
+// them for syncPartitions.
+func (e *Engine) pauseAssignedLocked(parts []*partState) []*partState {
+	if e.shares == nil {
+		return nil
+	}
+	var out []*partState
+	for _, ps := range parts {
+		if e.shares.paused[ps.tp.topic] && !ps.paused {
+			ps.paused = true
+			out = append(out, ps)
+		}
+	}
+	return out
+}

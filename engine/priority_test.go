@@ -330,3 +330,65 @@ func TestWeightedTopicsKeepInvariants(t *testing.T) {
 		})
 	}
 }
+
+// A class paused for its share resumes when its records leave with a
+// dropped partition (a cooperative revoke, a loss, an exactly-once
+// rewind): no completion of the class is left to recheck it, and its
+// other partitions would stay paused for good. A partition assigned while
+// its class is paused starts paused.
+func TestDroppedPartitionResumesItsClass(t *testing.T) {
+	h := newHarness(t, 2, "hi", "lo")
+	e, err := New(Config{
+		Group: "g", Topics: []string{"hi", "lo"}, TopicWeights: map[string]int{"hi": 8, "lo": 1},
+		ClientOpts: []kgo.Opt{kgo.SeedBrokers(h.addrs...)}, MaxInFlightBytes: 1 << 20, Logger: testLogger(),
+		Handler: func(context.Context, []*kgo.Record) ([]Result, error) { return nil, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	e.cl = cl
+	lo0, lo1 := newPartState(tp{"lo", 0}), newPartState(tp{"lo", 1})
+	e.mu.Lock()
+	e.parts[lo0.tp], e.parts[lo1.tp] = lo0, lo1
+	ln := &lane{key: laneKey{key: "k"}, ps: lo0}
+	lo0.lanes[ln.key] = ln
+	for i := 0; !e.shares.over("lo"); i++ {
+		en := &entry{seq: uint64(i + 1), rec: &kgo.Record{Topic: "lo", Offset: int64(i)}, ps: lo0, ln: ln, size: 64 << 10}
+		lo0.led.push(en)
+		ln.q = append(ln.q, en)
+		lo0.bytes += en.size
+		e.inflightBytes += en.size
+		e.inflightRecords++
+		e.shares.add("lo", en.size)
+	}
+	paused := e.pauseClassLocked("lo")
+	e.mu.Unlock()
+	if len(paused) != 2 || !lo1.paused {
+		t.Fatalf("the class over its share paused %d partition(s), want both", len(paused))
+	}
+
+	// A partition of the paused class assigned now starts paused.
+	e.onAssigned(context.Background(), cl, map[string][]int32{"lo": {2}})
+	e.mu.Lock()
+	lo2 := e.parts[tp{"lo", 2}]
+	e.mu.Unlock()
+	if lo2 == nil || !lo2.paused {
+		t.Fatal("a partition assigned while its class is paused was not paused")
+	}
+
+	e.drop([]*partState{lo0})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shares.bytes["lo"] != 0 {
+		t.Fatalf("class lo still counts %d bytes after its partition was dropped", e.shares.bytes["lo"])
+	}
+	if e.shares.paused["lo"] || lo1.paused || lo2.paused {
+		t.Fatalf("class lo paused=%v, lo/1 paused=%v, lo/2 paused=%v after its buffered records were dropped; want all resumed",
+			e.shares.paused["lo"], lo1.paused, lo2.paused)
+	}
+}

@@ -3,8 +3,9 @@ package engine
 import "container/heap"
 
 // laneQueue holds the lanes ready for dispatch. Lanes are grouped in
-// priority classes, one per input topic listed in Config.TopicWeights (one
-// class for everything else; with no weights, one class in all), and
+// priority classes, one per input topic with weights (Config.TopicWeights;
+// a topic it does not list is a class of weight 1; with no weights, one
+// class in all), and
 // classes are served by weighted fair queueing counted in records (see
 // priority.go). Within a class, lanes are served oldest head record
 // first: dispatching the oldest waiting record first keeps each

@@ -62,13 +62,20 @@ func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	for _, z := range zombies {
 		delete(e.zombies, z.tp)
 	}
+	var fresh []*partState
 	for t, ps := range assigned {
 		for _, p := range ps {
-			e.parts[tp{t, p}] = newPartState(tp{t, p})
+			st := newPartState(tp{t, p})
+			e.parts[tp{t, p}] = st
+			fresh = append(fresh, st)
 		}
 	}
+	pause := e.pauseAssignedLocked(fresh)
 	n := len(e.parts)
 	e.mu.Unlock()
+	if len(pause) > 0 {
+		e.syncPartitions(pause...)
+	}
 	e.log.Info("partitions assigned", "partitions", assigned)
 	e.hooks.assigned(n)
 }
@@ -153,6 +160,7 @@ func (e *Engine) drop(parts []*partState) {
 	e.signalLocked()
 	e.mu.Unlock()
 	e.syncPartitions(parts...) // resume what the memory bound had paused
+	e.resumeClasses()          // the dropped records' bytes left their classes
 	e.mu.Lock()
 	n := len(e.parts)
 	e.mu.Unlock()

@@ -86,6 +86,7 @@ func (e *Engine) process(ctx context.Context, batch []*entry, bytes int) {
 	if pause || resume {
 		e.syncTopics()
 	}
+	e.resumeClasses() // records of dropped partitions were forgotten
 }
 
 // settle emits the results of one lane's segment in offset order. The first
@@ -264,11 +265,15 @@ func (e *Engine) discard(en *entry) {
 	e.mu.Lock()
 	en.ps.dispatched--
 	e.dispatched--
-	if en.ps.dropped {
+	dropped := en.ps.dropped
+	if dropped {
 		e.forgetLocked(en)
 	}
 	e.signalLocked()
 	e.mu.Unlock()
+	if dropped {
+		e.resumeClasses()
+	}
 }
 
 // abandon gives up on en after its output could not be produced: the
