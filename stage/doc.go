@@ -22,7 +22,9 @@
 //     is complete, with a CatalogEntry on documents.catalog in the same
 //     result when its chunks carry a document hash; a delete emits a
 //     tombstone there. So the catalog holds exactly the searchable
-//     versions: never a failed one.
+//     versions: never a failed one, and never one stored in a building
+//     index namespace (the Router's Searchable says no: search reads the
+//     active namespace), which is neither announced nor cataloged.
 //   - Reembed (documents.parsed and documents.deleted → one index
 //     namespace) embeds with a new model and upserts in one handler, for
 //     `ragpipe reembed`; EndOffsets and Progress tell when its group has

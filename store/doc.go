@@ -61,7 +61,8 @@
 //     the building or active namespace of its model and dimension (the
 //     registry read on every Upsert), a retired model's chunks skipped, a
 //     model no namespace takes refused (NoNamespaceError,
-//     ErrNoModelNamespace) with nothing of the call stored, deletes and
+//     ErrNoModelNamespace) with nothing of the call stored, Searchable
+//     true only for a version that went to the active namespace, deletes and
 //     failures applied to every namespace (one another process writes, in
 //     the embedded store, is skipped: its writer applies them).
 //

@@ -34,7 +34,9 @@ const routedMax = 1 << 16
 //     one writer: a `ragpipe reembed` building it) is skipped with a log
 //     line; reembed applies documents.deleted itself.
 //   - Search, SearchWhere and Len read the active namespace; CountVersion
-//     the namespace the version's chunks went to.
+//     the namespace the version's chunks went to, and Searchable whether
+//     that namespace is the active one (a building namespace's versions
+//     are stored but not searchable until Activate).
 type Router struct {
 	nss    Namespaces
 	logger *slog.Logger
@@ -374,6 +376,26 @@ func (r *Router) CountVersion(ctx context.Context, tenantID, docID string, versi
 		return 0, err
 	}
 	return st.CountVersion(ctx, tenantID, docID, version)
+}
+
+// Searchable reports whether the namespace a version's chunks went to
+// is the active one, which search reads: a version of a building
+// namespace is stored there but not searchable yet. A version the Router
+// does not know (none of its chunks went through it) is the active
+// namespace's, as in CountVersion.
+func (r *Router) Searchable(ctx context.Context, tenantID, docID string, version int64) (bool, error) {
+	r.mu.Lock()
+	name, ok := r.routed[verKey{tenantID, docID, version}]
+	r.mu.Unlock()
+	if !ok {
+		return true, nil
+	}
+	list, err := r.namespaces(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	ns, found := Find(list, name)
+	return found && ns.State == StateActive, nil
 }
 
 // Search implements Store on the active namespace.
