@@ -34,9 +34,9 @@ type Index struct {
 }
 
 // ignorer is a store that tells which chunks Upsert would ignore
-// (store.Embedded).
+// (store.Embedded, store.Router).
 type ignorer interface {
-	Ignores(c store.Chunk) bool
+	Ignores(ctx context.Context, c store.Chunk) bool
 }
 
 // searchability is a store that holds versions not searchable yet
@@ -126,7 +126,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	}
 	if ig, ok := s.Store.(ignorer); ok {
 		for j, c := range chunks {
-			if ig.Ignores(c) {
+			if ig.Ignores(ctx, c) {
 				r := batch[pos[j]]
 				s.logger().Info("skipping a chunk of a failed version",
 					"tenant", c.TenantID, "doc", c.DocID, "version", c.DocVersion, "chunk", c.ChunkIndex,

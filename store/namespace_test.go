@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/ragpipe/ragpipe/store"
@@ -98,4 +99,31 @@ func TestEmbeddedRouterLetsGoOfNamespacesItOnlyDeletesIn(t *testing.T) {
 		t.Fatalf("a delete while another writer holds a namespace: %v", err)
 	}
 	w.Close()
+}
+
+// Router.Ignores takes the caller's context (the index stage's): a late
+// chunk of a version failed through the Router is reported.
+func TestRouterIgnoresWithTheCallersContext(t *testing.T) {
+	nss, err := store.OpenNamespaces(t.Context(), t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewRouter(nss, nil)
+	defer r.Close()
+	c := storetest.C("t", "a", 1, 0, 2, 1, 0)
+	c.Model = "m"
+	if err := r.Upsert(t.Context(), []store.Chunk{c}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FailVersion(t.Context(), "t", "a", 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	late := storetest.C("t", "a", 1, 1, 2, 1, 0)
+	late.Model = "m"
+	var ig interface {
+		Ignores(context.Context, store.Chunk) bool
+	} = r
+	if !ig.Ignores(t.Context(), late) {
+		t.Fatal("Ignores: a late chunk of a version failed through the Router")
+	}
 }

@@ -251,13 +251,15 @@ func (r *Router) Upsert(ctx context.Context, chunks []Chunk) error {
 
 // ignorer is a store that tells which chunks Upsert would ignore.
 type ignorer interface {
-	Ignores(c Chunk) bool
+	Ignores(ctx context.Context, c Chunk) bool
 }
 
 // Ignores reports whether the namespace c goes to would ignore it (a
-// chunk of a failed version), when that store can tell.
-func (r *Router) Ignores(c Chunk) bool {
-	list, err := r.namespaces(context.Background(), false)
+// chunk of a failed version), when that store can tell; it reads the
+// registry (when its copy is stale) with ctx, and says false when it
+// cannot.
+func (r *Router) Ignores(ctx context.Context, c Chunk) bool {
+	list, err := r.namespaces(ctx, false)
 	if err != nil {
 		return false
 	}
@@ -269,7 +271,7 @@ func (r *Router) Ignores(c Chunk) bool {
 	st := r.open[name]
 	r.mu.Unlock()
 	ig, ok := st.(ignorer)
-	return ok && ig.Ignores(c)
+	return ok && ig.Ignores(ctx, c)
 }
 
 // each runs fn on the writer of every namespace.

@@ -262,11 +262,20 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 			return err
 		}
 		if err := nss.Activate(ctx, name); err != nil {
+			// The engine still uses the store, client and metrics that
+			// the deferred calls close: stop it and wait first.
+			stop()
+			<-done
 			return fmt.Errorf("reembed: activating %s: %w", name, err)
 		}
 		activated = true
-		n, _ := nss.Len(ctx, name)
-		fmt.Fprintf(w, "reembed: index namespace %s is active (model %s, %d dims, %d chunks); the previous one is retired and kept until `ragpipe reembed --drop NAME`\n", name, model, dim, n)
+		chunks := "chunks unknown"
+		if n, err := nss.Len(ctx, name); err != nil {
+			slog.Warn("reembed: counting the chunks of the new namespace", "namespace", name, "err", err)
+		} else {
+			chunks = fmt.Sprintf("%d chunks", n)
+		}
+		fmt.Fprintf(w, "reembed: index namespace %s is active (model %s, %d dims, %s); the previous one is retired and kept until `ragpipe reembed --drop NAME`\n", name, model, dim, chunks)
 		fmt.Fprintf(w, "reembed: restart the embed workers with --model %s so that new documents land in %s\n", model, name)
 		if !follow {
 			stop()
