@@ -48,8 +48,10 @@ state building, and replays documents.parsed and documents.deleted from the earl
 offsets in consumer group ragpipe-reembed-NS, embedding each chunk and upserting it
 into NS. It notes the topics' end offsets at start; once the group's committed
 offsets reach them on every partition, it activates NS (the active namespace is
-retired and kept) and exits 0. With --follow it keeps NS current afterwards, until
-stopped. Stopped before that, a re-run resumes from the group's offsets.
+retired and kept), notes the end offsets again and runs until the group reaches them
+too (what the live pipeline indexed into the old namespace until the switch), and
+exits 0. With --follow it keeps NS current afterwards, until stopped. Stopped before
+that, a re-run resumes from the group's offsets.
 
 --list prints the namespaces (name, model, dimensions, state, chunks); --drop OLD
 removes a namespace that is not active (the active one is refused, exit 1).
@@ -221,71 +223,27 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
 
-	activated := ns.State == store.StateActive
-	lastLog := time.Now()
-	tick := time.NewTicker(reembedPoll)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("reembed: %w", err)
+	sw := &switchover{
+		name: name, group: group, model: model, dim: dim, follow: follow,
+		poll: reembedPoll, out: w, logger: slog.Default(),
+		progress: func(ctx context.Context, t stage.Target) ([]stage.Behind, error) {
+			return stage.Progress(ctx, adm, opts, group, t)
+		},
+		ends: func(ctx context.Context) (stage.Target, error) {
+			return stage.EndOffsets(ctx, adm, stage.ReembedTopics())
+		},
+		activate: func(ctx context.Context) error {
+			if err := refuseEmpty(ctx, nss, name); err != nil {
+				return err
 			}
-			if activated {
-				return nil
-			}
-			return &exitError{code: exitFailure, msg: fmt.Sprintf("reembed: stopped before index namespace %s caught up; run the same command again to resume (group %s)", name, group)}
-		case <-tick.C:
-		}
-		if activated {
-			continue
-		}
-		behind, err := stage.Progress(ctx, adm, opts, group, target)
-		if err != nil {
-			slog.Warn("reembed: reading the group's progress", "group", group, "err", err)
-			continue
-		}
-		if len(behind) > 0 {
-			if time.Since(lastLog) >= 10*time.Second {
-				lastLog = time.Now()
-				var left int64
-				for _, b := range behind {
-					left += b.Target - max(b.Committed, 0)
-				}
-				slog.Info("reembed: catching up", "namespace", name, "partitions_behind", len(behind), "offsets_left", left)
-			}
-			continue
-		}
-		if err := refuseEmpty(ctx, nss, name); err != nil {
-			stop()
-			<-done
-			return err
-		}
-		if err := nss.Activate(ctx, name); err != nil {
-			// The engine still uses the store, client and metrics that
-			// the deferred calls close: stop it and wait first.
-			stop()
-			<-done
-			return fmt.Errorf("reembed: activating %s: %w", name, err)
-		}
-		activated = true
-		chunks := "chunks unknown"
-		if n, err := nss.Len(ctx, name); err != nil {
-			slog.Warn("reembed: counting the chunks of the new namespace", "namespace", name, "err", err)
-		} else {
-			chunks = fmt.Sprintf("%d chunks", n)
-		}
-		fmt.Fprintf(w, "reembed: index namespace %s is active (model %s, %d dims, %s); the previous one is retired and kept until `ragpipe reembed --drop NAME`\n", name, model, dim, chunks)
-		fmt.Fprintf(w, "reembed: restart the embed workers with --model %s so that new documents land in %s\n", model, name)
-		if !follow {
-			stop()
-			if err := <-done; err != nil {
-				return fmt.Errorf("reembed: %w", err)
+			if err := nss.Activate(ctx, name); err != nil {
+				return fmt.Errorf("reembed: activating %s: %w", name, err)
 			}
 			return nil
-		}
-		fmt.Fprintf(w, "reembed: following documents.parsed into %s until stopped\n", name)
+		},
+		chunks: func(ctx context.Context) (int, error) { return nss.Len(ctx, name) },
 	}
+	return sw.run(ctx, target, ns.State == store.StateActive, done, stop)
 }
 
 // expired counts the records of the chunk topics that retention removed
