@@ -30,7 +30,8 @@
 //     `ragpipe reembed`; EndOffsets and Progress tell when its group has
 //     caught up with the end offsets noted at start. Its dead letters go
 //     to the DLQ without a DocumentFailed (which would fail the version in
-//     every namespace). ReembedTopics is the one list of topics it reads.
+//     every namespace) and count in DeadLetters before their record is
+//     done, so a caught-up group's count is complete. ReembedTopics is the one list of topics it reads.
 //
 // Each consumer stage describes its whole engine wiring as a Worker
 // (EmbedWorker, IndexWorker, ReembedWorker): the topics it reads, its handler, its

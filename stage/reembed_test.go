@@ -61,7 +61,7 @@ func TestReembedHandlerWritesTheNamespace(t *testing.T) {
 	}
 	// A dead letter of the re-embedding goes to the DLQ only: a
 	// DocumentFailed would fail the version in the active namespace too.
-	outs := deadLetterOnly(NewFailures(0))(batch[0], engine.Failure{Stage: "reembed", Err: errors.New("x"), Attempts: 3})
+	outs := deadLetterOnly(NewFailures(0), nil)(batch[0], engine.Failure{Stage: "reembed", Err: errors.New("x"), Attempts: 3})
 	if len(outs) != 1 || outs[0].Topic != event.TopicDLQ {
 		t.Fatalf("dead letter: %+v", outs)
 	}
@@ -113,7 +113,8 @@ func TestReembedWorkerCatchesUpToTheNotedEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	w := ReembedWorker(rejecting{embed.NewHash(8)}, st, "hash-8-8")
+	var dead DeadLetters
+	w := ReembedWorker(rejecting{embed.NewHash(8)}, st, "hash-8-8", &dead)
 	if w.Group != "ragpipe-reembed-hash-8-8" {
 		t.Fatalf("group %s", w.Group)
 	}
@@ -181,6 +182,10 @@ func TestReembedWorkerCatchesUpToTheNotedEnd(t *testing.T) {
 	})
 	if dlq != 1 || failed != 0 {
 		t.Fatalf("%d dead letters and %d DocumentFailed, want 1 and 0", dlq, failed)
+	}
+	// The worker counted it, for reembed's refusal to switch.
+	if n := dead.Count(); n != 1 {
+		t.Fatalf("the worker counted %d dead letter(s), want 1", n)
 	}
 }
 

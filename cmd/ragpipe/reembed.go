@@ -35,6 +35,9 @@ func newReembedCmd(g *globals) *cobra.Command {
 		drop   string
 		follow bool
 		list   bool
+		// allowFailures switches search even when records were
+		// dead-lettered during the re-embedding.
+		allowFailures bool
 	)
 	cmd := &cobra.Command{
 		Use:   "reembed (--model NEW --embedder URL [--name NS] [--follow] | --list | --drop OLD)",
@@ -52,6 +55,10 @@ retired and kept), notes the end offsets again and runs until the group reaches 
 too (what the live pipeline indexed into the old namespace until the switch), and
 exits 0. With --follow it keeps NS current afterwards, until stopped. Stopped before
 that, a re-run resumes from the group's offsets.
+
+If records were dead-lettered during the re-embedding (documents.dlq, stage reembed),
+reembed does not switch: it stops and exits 3, naming how many, since those document
+versions would drop out of search; --allow-failures switches anyway.
 
 --list prints the namespaces (name, model, dimensions, state, chunks); --drop OLD
 removes a namespace that is not active (the active one is refused, exit 1).
@@ -77,7 +84,7 @@ in NS; --follow covers the documents that arrive until then.`,
 					return &exitError{code: exitUsage, err: err}
 				}
 			}
-			return reembedRun(ctx, cmd.OutOrStdout(), g, &w, &ef, dsn, name, follow)
+			return reembedRun(ctx, cmd.OutOrStdout(), g, &w, &ef, dsn, name, follow, allowFailures)
 		},
 	}
 	w.register(cmd, "", stage.EmbedBatchSize)
@@ -87,6 +94,7 @@ in NS; --follow covers the documents that arrive until then.`,
 	f.StringVar(&dsn, "store", "", "vector store: a directory (embedded store, default DATA/store) or postgres://… (PostgreSQL with pgvector)")
 	f.StringVar(&name, "name", "", "name of the new index namespace (default: from the model and dimension, e.g. bge-small-en-v1-5-384)")
 	f.BoolVar(&follow, "follow", false, "after the switch, keep the namespace current from documents.parsed until stopped")
+	f.BoolVar(&allowFailures, "allow-failures", false, "switch search even when records were dead-lettered during the re-embedding (by default reembed exits 3 without switching)")
 	f.BoolVar(&list, "list", false, "print the index namespaces (name, model, dimensions, state, chunks) and exit")
 	f.StringVar(&drop, "drop", "", "remove the index namespace OLD (not the active one) and exit")
 	return cmd
@@ -140,7 +148,7 @@ func reembedDrop(ctx context.Context, w io.Writer, dsn, name string) error {
 }
 
 // reembedRun builds (or resumes) a namespace and switches search to it.
-func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, ef *embedderFlags, dsn, name string, follow bool) error {
+func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, ef *embedderFlags, dsn, name string, follow, allowFailures bool) error {
 	em, err := ef.open(ctx)
 	if err != nil {
 		return err
@@ -172,7 +180,8 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 	}
 	defer st.Close()
 
-	worker := stage.ReembedWorker(em, st, name)
+	var dead stage.DeadLetters
+	worker := stage.ReembedWorker(em, st, name, &dead)
 	group := wf.group
 	if group == "" {
 		group = worker.Group
@@ -224,7 +233,7 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 	go func() { done <- e.Run(runCtx) }()
 
 	sw := &switchover{
-		name: name, group: group, model: model, dim: dim, follow: follow,
+		name: name, group: group, model: model, dim: dim, follow: follow, allowFailures: allowFailures,
 		poll: reembedPoll, out: w, logger: slog.Default(),
 		progress: func(ctx context.Context, t stage.Target) ([]stage.Behind, error) {
 			return stage.Progress(ctx, adm, opts, group, t)
@@ -241,7 +250,8 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 			}
 			return nil
 		},
-		chunks: func(ctx context.Context) (int, error) { return nss.Len(ctx, name) },
+		chunks:       func(ctx context.Context) (int, error) { return nss.Len(ctx, name) },
+		deadLettered: dead.Count,
 	}
 	return sw.run(ctx, target, ns.State == store.StateActive, done, stop)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/stage"
 )
 
@@ -14,21 +15,23 @@ import (
 // a running re-embedding and switches search to its namespace. Its Kafka
 // and store calls are functions, so that a test can drive it.
 //
-// It waits until the group's committed offsets reach target; activates
-// the namespace; then, with follow, runs
+// It waits until the group's committed offsets reach target; refuses to
+// switch (exitAttention) when the re-embedding dead-lettered records,
+// unless allowFailures; activates the namespace; then, with follow, runs
 // until the engine stops, and without it notes the end offsets again and
 // runs until the group reaches them too (the final catch-up: what the
 // live pipeline indexed into the old namespace from records past the
 // first target is in the new one before reembed exits), then stops the
 // engine.
 type switchover struct {
-	name, group string
-	model       string
-	dim         int
-	follow      bool
-	poll        time.Duration
-	out         io.Writer
-	logger      *slog.Logger
+	name, group   string
+	model         string
+	dim           int
+	follow        bool
+	allowFailures bool
+	poll          time.Duration
+	out           io.Writer
+	logger        *slog.Logger
 
 	// progress returns the partitions of t the group has not reached.
 	progress func(ctx context.Context, t stage.Target) ([]stage.Behind, error)
@@ -38,6 +41,8 @@ type switchover struct {
 	activate func(ctx context.Context) error
 	// chunks counts the namespace's chunks.
 	chunks func(ctx context.Context) (int, error)
+	// deadLettered counts the re-embedding's dead letters so far.
+	deadLettered func() int64
 }
 
 type switchPhase int
@@ -61,6 +66,7 @@ func (s *switchover) run(ctx context.Context, target stage.Target, active bool, 
 	if active {
 		phase = phaseFollowing
 	}
+	var deadAtSwitch int64
 	lastLog := time.Now()
 	tick := time.NewTicker(s.poll)
 	defer tick.Stop()
@@ -102,8 +108,18 @@ func (s *switchover) run(ctx context.Context, target stage.Target, active bool, 
 			if err := halt(); err != nil {
 				return fmt.Errorf("reembed: %w", err)
 			}
+			if n := s.deadLettered() - deadAtSwitch; n > 0 {
+				return &exitError{code: exitAttention, msg: fmt.Sprintf("reembed: index namespace %s is active, but %d record(s) failed in the final catch-up after the switch; they are in %s (stage reembed: `ragpipe dlq show --stage reembed`), and those document versions are not searchable until they are replayed or ingested again", s.name, n, event.TopicDLQ)}
+			}
 			return nil
 		}
+		if n := s.deadLettered(); n > 0 && !s.allowFailures {
+			if err := halt(); err != nil {
+				return fmt.Errorf("reembed: %w", err)
+			}
+			return &exitError{code: exitAttention, msg: fmt.Sprintf("reembed: %d record(s) failed during the re-embedding; they are in %s (stage reembed: `ragpipe dlq show --stage reembed`); not switching search to %s, since those document versions would drop out of search: fix and replay them (`ragpipe dlq replay --stage reembed`), then run the same command again, or pass --allow-failures to switch anyway", n, event.TopicDLQ, s.name)}
+		}
+		deadAtSwitch = s.deadLettered()
 		if err := s.activate(ctx); err != nil {
 			if herr := halt(); herr != nil {
 				s.logger.Warn("reembed: stopping the engine", "err", herr)
@@ -117,6 +133,9 @@ func (s *switchover) run(ctx context.Context, target stage.Target, active bool, 
 			count = fmt.Sprintf("%d chunks", n)
 		}
 		fmt.Fprintf(s.out, "reembed: index namespace %s is active (model %s, %d dims, %s); the previous one is retired and kept until `ragpipe reembed --drop NAME`\n", s.name, s.model, s.dim, count)
+		if deadAtSwitch > 0 {
+			fmt.Fprintf(s.out, "reembed: warning: switched with --allow-failures: %d record(s) failed during the re-embedding and are in %s (stage reembed); those document versions are not searchable in %s\n", deadAtSwitch, event.TopicDLQ, s.name)
+		}
 		fmt.Fprintf(s.out, "reembed: restart the embed workers with --model %s so that new documents land in %s\n", s.model, s.name)
 		if s.follow {
 			phase = phaseFollowing
