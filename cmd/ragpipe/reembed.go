@@ -40,7 +40,7 @@ func newReembedCmd(g *globals) *cobra.Command {
 		allowFailures bool
 	)
 	cmd := &cobra.Command{
-		Use:   "reembed (--model NEW --embedder URL [--name NS] [--follow] | --list | --drop OLD)",
+		Use:   "reembed (--model NEW --embedder URL [--name NS] [--follow] [--allow-failures] | --list | --drop OLD)",
 		Short: "Re-embed documents.parsed into a new index namespace and switch search to it when complete",
 		Long: `Re-embed every document with a new model into a new index namespace of the store,
 then switch search to it.
