@@ -7,8 +7,10 @@
 //     (FileHash: SHA-256 of the file's bytes, computed once per file, also
 //     for the source's version). A file whose hash is its entry in
 //     Ingest.Catalog (documents.catalog) is skipped and counted as
-//     unchanged. A file that cannot be read or parsed gets a line on
-//     stderr and a DocumentFailed (stage "parse"); ingest goes on.
+//     unchanged (the catalog's Hash knows no document of a partition it
+//     did not read to its end, so such a file is published). A file that
+//     cannot be read or parsed gets a line on stderr and a DocumentFailed
+//     (stage "parse"); ingest goes on.
 //   - Parse (documents.raw → documents.parsed) does the same for submitted
 //     documents; the document hash is DocumentRaw.content_hash when it is
 //     the SHA-256 of the bytes parsed, else empty.
