@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -27,8 +28,10 @@ type Catalog struct {
 	hashes map[string]string // doc_id → document_hash
 	// Skipped counts the entries of the tenant that did not decode.
 	Skipped int
-	// idled counts the partitions taken as read by IdleStop.
-	idled int
+	// partitions is the topic's partition count when Read began;
+	// incomplete holds those taken as read by IdleStop before their end.
+	partitions int
+	incomplete map[int32]bool
 }
 
 // New returns a catalog of tenant holding hashes (doc_id → document
@@ -41,13 +44,45 @@ func New(tenant string, hashes map[string]string) *Catalog {
 	return c
 }
 
-// Hash returns the document hash cataloged for doc_id, if any.
+// Hash returns the document hash cataloged for doc_id, if any. A
+// document whose key lies on a partition that Read did not read to its
+// end (Incomplete) has none: its entry, or a later tombstone, may be
+// among the records not seen, and publishing it again is harmless while
+// skipping it is not.
 func (c *Catalog) Hash(docID string) (string, bool) {
-	if c == nil {
+	if c == nil || c.unsure(docID) {
 		return "", false
 	}
 	h, ok := c.hashes[docID]
 	return h, ok
+}
+
+// unsure reports whether doc_id's key lies on an incomplete partition.
+// The index stage's producer places keys as Kafka's default partitioner
+// does (murmur2 of the key), and so does this.
+func (c *Catalog) unsure(docID string) bool {
+	if len(c.incomplete) == 0 || c.partitions < 1 {
+		return false
+	}
+	r := &kgo.Record{Topic: event.TopicCatalog, Key: event.Key(c.tenant, docID)}
+	p := kgo.StickyKeyPartitioner(nil).ForTopic(event.TopicCatalog).Partition(r, c.partitions)
+	return c.incomplete[int32(p)]
+}
+
+// Incomplete lists, in order, the partitions that Read took as read on
+// IdleStop before reaching the end offset it had listed (an open
+// transaction, say): the snapshot may miss their last records, so Hash
+// knows none of their documents.
+func (c *Catalog) Incomplete() []int32 {
+	if c == nil {
+		return nil
+	}
+	out := make([]int32, 0, len(c.incomplete))
+	for p := range c.incomplete {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Len is the number of documents cataloged.
@@ -73,6 +108,7 @@ func Read(ctx context.Context, opts []kgo.Opt, tenant string) (*Catalog, error) 
 	want := map[int32]int64{} // partition → end offset still to reach
 	assign := map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) {
+		c.partitions++
 		start := int64(0)
 		if s, ok := starts.Lookup(event.TopicCatalog, o.Partition); ok {
 			start = s.Offset
@@ -126,8 +162,13 @@ func Read(ctx context.Context, opts []kgo.Opt, tenant string) (*Catalog, error) 
 			}
 		})
 		if got == 0 {
-			c.idled = len(want)
-			return c, nil // nothing more arrives (see IdleStop)
+			// Nothing more arrives (see IdleStop): what is left is not
+			// known to be read.
+			c.incomplete = map[int32]bool{}
+			for p := range want {
+				c.incomplete[p] = true
+			}
+			return c, nil
 		}
 		idle = IdleStop
 	}

@@ -17,9 +17,14 @@
 // The end is reached exactly: transaction markers, which the index stage
 // writes in exactly-once mode and which would otherwise never be
 // delivered, are kept and count as read. As a safety net, a partition
-// that sends nothing for IdleStop is taken as read to its end (a record
-// removed by compaction at the very end of a partition, or a transaction
-// still open).
+// that sends nothing for IdleStop is taken as read (a record removed by
+// compaction at the very end of a partition, or a transaction still open,
+// whose records a read_committed reader does not get), but not as
+// complete: Incomplete lists such partitions, and Hash knows no document
+// whose key lies on one (keys placed by murmur2, as Kafka's default
+// partitioner and the index stage's producer do), so ingest publishes
+// those documents again instead of trusting an entry that a hidden later
+// record (a tombstone) may have replaced.
 //
 // A missing topic (a cluster whose topics predate the catalog) is
 // ErrNoTopic, for the caller to warn about. The Catalog returned is

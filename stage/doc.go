@@ -7,8 +7,10 @@
 //     (FileHash: SHA-256 of the file's bytes, computed once per file, also
 //     for the source's version). A file whose hash is its entry in
 //     Ingest.Catalog (documents.catalog) is skipped and counted as
-//     unchanged. A file that cannot be read or parsed gets a line on
-//     stderr and a DocumentFailed (stage "parse"); ingest goes on.
+//     unchanged (the catalog's Hash knows no document of a partition it
+//     did not read to its end, so such a file is published). A file that
+//     cannot be read or parsed gets a line on stderr and a DocumentFailed
+//     (stage "parse"); ingest goes on.
 //   - Parse (documents.raw → documents.parsed) does the same for submitted
 //     documents; the document hash is DocumentRaw.content_hash when it is
 //     the SHA-256 of the bytes parsed, else empty.
@@ -22,13 +24,16 @@
 //     is complete, with a CatalogEntry on documents.catalog in the same
 //     result when its chunks carry a document hash; a delete emits a
 //     tombstone there. So the catalog holds exactly the searchable
-//     versions: never a failed one.
+//     versions: never a failed one, and never one stored in a building
+//     index namespace (the Router's Searchable says no: search reads the
+//     active namespace), which is neither announced nor cataloged.
 //   - Reembed (documents.parsed and documents.deleted → one index
 //     namespace) embeds with a new model and upserts in one handler, for
 //     `ragpipe reembed`; EndOffsets and Progress tell when its group has
 //     caught up with the end offsets noted at start. Its dead letters go
 //     to the DLQ without a DocumentFailed (which would fail the version in
-//     every namespace). ReembedTopics is the one list of topics it reads.
+//     every namespace) and count in DeadLetters before their record is
+//     done, so a caught-up group's count is complete. ReembedTopics is the one list of topics it reads.
 //
 // Each consumer stage describes its whole engine wiring as a Worker
 // (EmbedWorker, IndexWorker, ReembedWorker): the topics it reads, its handler, its

@@ -34,9 +34,15 @@ type Index struct {
 }
 
 // ignorer is a store that tells which chunks Upsert would ignore
-// (store.Embedded).
+// (store.Embedded, store.Router).
 type ignorer interface {
-	Ignores(c store.Chunk) bool
+	Ignores(ctx context.Context, c store.Chunk) bool
+}
+
+// searchability is a store that holds versions not searchable yet
+// (store.Router: those of a building index namespace).
+type searchability interface {
+	Searchable(ctx context.Context, tenantID, docID string, version int64) (bool, error)
 }
 
 // Handle is the engine handler: one durable upsert per batch.
@@ -120,7 +126,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 	}
 	if ig, ok := s.Store.(ignorer); ok {
 		for j, c := range chunks {
-			if ig.Ignores(c) {
+			if ig.Ignores(ctx, c) {
 				r := batch[pos[j]]
 				s.logger().Info("skipping a chunk of a failed version",
 					"tenant", c.TenantID, "doc", c.DocID, "version", c.DocVersion, "chunk", c.ChunkIndex,
@@ -137,9 +143,13 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		}
 		return nil, fault.Server(fmt.Errorf("store upsert: %w", err), 0)
 	}
-	// A version is announced when its last chunk is indexed and all of its
-	// chunks are there. A replay of the last chunk announces it again;
-	// consumers of vectors.indexed treat the event as idempotent.
+	// A version is announced when its last chunk is indexed, all of its
+	// chunks are there and it is searchable (in the active index
+	// namespace: a building namespace's version is stored only). A replay
+	// of the last chunk announces it again; consumers of vectors.indexed
+	// treat the event as idempotent. The catalog entry goes with the
+	// announcement, so the catalog holds exactly the searchable versions.
+	sa, _ := s.Store.(searchability)
 	now := timestamppb.Now()
 	for j, m := range msgs {
 		if m.GetChunkIndex() != m.GetChunkCount()-1 {
@@ -151,6 +161,17 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		}
 		if n != int(m.GetChunkCount()) {
 			continue
+		}
+		if sa != nil {
+			ok, err := sa.Searchable(ctx, m.GetTenantId(), m.GetDocId(), m.GetDocVersion())
+			if err != nil {
+				return nil, fault.Server(fmt.Errorf("store: reading the index namespaces: %w", err), 0)
+			}
+			if !ok {
+				s.logger().Debug("version stored in a building index namespace; not announced or cataloged until searchable",
+					"tenant", m.GetTenantId(), "doc", m.GetDocId(), "version", m.GetDocVersion(), "model", m.GetModel())
+				continue
+			}
 		}
 		di := &ragpipev1.DocumentIndexed{
 			TenantId: m.GetTenantId(), DocId: m.GetDocId(), DocVersion: m.GetDocVersion(),

@@ -161,3 +161,72 @@ func TestIndexWithoutCatalogWritesNoEntries(t *testing.T) {
 		t.Fatalf("want the version and the delete announced, got %d", n)
 	}
 }
+
+// A version routed to a building namespace is not searchable (search
+// reads the active one): it is neither announced on vectors.indexed nor
+// cataloged, so that ingest does not skip it should the build be dropped.
+// Once its namespace is active, a version landing there is both.
+func TestIndexCatalogsOnlyTheActiveNamespace(t *testing.T) {
+	ctx := context.Background()
+	nss, err := store.OpenNamespaces(ctx, t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewRouter(nss, nil)
+	defer r.Close()
+	s := &Index{Store: r}
+	if _, err := s.Handle(ctx, []*kgo.Record{hashedEmbedded(t, "a", 1, 0, 1, "sha256:aa")}); err != nil {
+		t.Fatal(err) // model "m" recorded for the default namespace
+	}
+	if _, err := nss.Create(ctx, "b-2", "b", 2); err != nil {
+		t.Fatal(err)
+	}
+	chunkB := func(doc string) *kgo.Record {
+		rec, err := event.NewRecord(event.TopicEmbedded, event.Key("t", doc), &ragpipev1.ChunkEmbedded{
+			TenantId: "t", DocId: doc, DocVersion: 1, ChunkIndex: 0, ChunkCount: 1, Text: "x",
+			Vector: []float32{0, 1}, Model: "b", DocumentHash: "sha256:" + doc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	res, err := s.Handle(ctx, []*kgo.Record{chunkB("c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, err := r.Search(ctx, "t", []float32{0, 1}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hits {
+		if h.DocID == "c" {
+			t.Fatalf("search found the building namespace's version: %+v", h)
+		}
+	}
+	if n, m := len(outputsOn(res, event.TopicCatalog)), len(outputsOn(res, event.TopicIndexed)); n != 0 || m != 0 {
+		t.Fatalf("a version of a building namespace: %d catalog record(s), %d vectors.indexed record(s), want 0 and 0", n, m)
+	}
+	if n, _ := nss.Len(ctx, "b-2"); n != 1 {
+		t.Fatalf("the building namespace holds %d chunks, want 1", n)
+	}
+
+	if err := nss.Activate(ctx, "b-2"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Handle(ctx, []*kgo.Record{chunkB("d")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, m := len(outputsOn(res, event.TopicCatalog)), len(outputsOn(res, event.TopicIndexed)); n != 1 || m != 1 {
+		t.Fatalf("a version of the active namespace: %d catalog record(s), %d vectors.indexed record(s), want 1 and 1", n, m)
+	}
+	// After the switch the old model's namespace is retired: its chunks
+	// are skipped, so neither announced nor cataloged.
+	res, err = s.Handle(ctx, []*kgo.Record{hashedEmbedded(t, "e", 1, 0, 1, "sha256:ee")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, m := len(outputsOn(res, event.TopicCatalog)), len(outputsOn(res, event.TopicIndexed)); n != 0 || m != 0 {
+		t.Fatalf("a retired model's version: %d catalog record(s), %d vectors.indexed record(s), want 0 and 0", n, m)
+	}
+}

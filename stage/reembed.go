@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -100,27 +101,51 @@ func (s *Reembed) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Res
 	return res, nil
 }
 
+// DeadLetters counts the records a worker dead-lettered (safe for
+// concurrent use; the zero value is ready).
+type DeadLetters struct{ n atomic.Int64 }
+
+// Count is the number of records dead-lettered so far.
+func (d *DeadLetters) Count() int64 {
+	if d == nil {
+		return 0
+	}
+	return d.n.Load()
+}
+
+func (d *DeadLetters) add() {
+	if d != nil {
+		d.n.Add(1)
+	}
+}
+
 // ReembedWorker is the re-embedding of documents.parsed (and
 // documents.deleted) into namespace ns of a store, opened as st, with em,
 // in group ReembedGroupPrefix+ns. A record that fails goes to the DLQ as
 // in the embed stage and the rest of its version is skipped, but no
 // DocumentFailed is written: the index stage would fail that version in
 // every namespace, including the active one that indexed it fine. The
-// version never becomes complete, so never searchable, in ns.
-func ReembedWorker(em embed.Embedder, st store.Store, ns string) Worker {
+// version never becomes complete, so never searchable, in ns. Each dead
+// letter counts in dead (nil counts nothing) before the record is done,
+// so once the group's offsets pass a record its dead letter is counted:
+// `ragpipe reembed` does not switch search while there are any (those
+// versions would drop out of search).
+func ReembedWorker(em embed.Embedder, st store.Store, ns string, dead *DeadLetters) Worker {
 	failures := NewFailures(0)
 	s := &Reembed{Embed: Embed{Embedder: em, Failures: failures}, Store: st}
 	return Worker{
 		Name: "reembed", Group: ReembedGroupPrefix + ns, BatchSize: EmbedBatchSize,
 		Topics: ReembedTopics(), Handler: s.Handle,
-		DeadLetter: deadLetterOnly(failures), Lineage: event.Lineage, Probe: s.Embed.Probe,
+		DeadLetter: deadLetterOnly(failures, dead), Lineage: event.Lineage, Probe: s.Embed.Probe,
 	}
 }
 
-// deadLetterOnly is DeadLetter without the DocumentFailed.
-func deadLetterOnly(failures *Failures) engine.DeadLetterFunc {
+// deadLetterOnly is DeadLetter without the DocumentFailed, counting each
+// dead letter in dead.
+func deadLetterOnly(failures *Failures, dead *DeadLetters) engine.DeadLetterFunc {
 	full := DeadLetter(failures)
 	return func(rec *kgo.Record, f engine.Failure) []*kgo.Record {
+		dead.add()
 		var outs []*kgo.Record
 		for _, r := range full(rec, f) {
 			if r.Topic != event.TopicFailed {

@@ -61,7 +61,7 @@ func TestReembedHandlerWritesTheNamespace(t *testing.T) {
 	}
 	// A dead letter of the re-embedding goes to the DLQ only: a
 	// DocumentFailed would fail the version in the active namespace too.
-	outs := deadLetterOnly(NewFailures(0))(batch[0], engine.Failure{Stage: "reembed", Err: errors.New("x"), Attempts: 3})
+	outs := deadLetterOnly(NewFailures(0), nil)(batch[0], engine.Failure{Stage: "reembed", Err: errors.New("x"), Attempts: 3})
 	if len(outs) != 1 || outs[0].Topic != event.TopicDLQ {
 		t.Fatalf("dead letter: %+v", outs)
 	}
@@ -113,7 +113,8 @@ func TestReembedWorkerCatchesUpToTheNotedEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	w := ReembedWorker(rejecting{embed.NewHash(8)}, st, "hash-8-8")
+	var dead DeadLetters
+	w := ReembedWorker(rejecting{embed.NewHash(8)}, st, "hash-8-8", &dead)
 	if w.Group != "ragpipe-reembed-hash-8-8" {
 		t.Fatalf("group %s", w.Group)
 	}
@@ -182,6 +183,10 @@ func TestReembedWorkerCatchesUpToTheNotedEnd(t *testing.T) {
 	if dlq != 1 || failed != 0 {
 		t.Fatalf("%d dead letters and %d DocumentFailed, want 1 and 0", dlq, failed)
 	}
+	// The worker counted it, for reembed's refusal to switch.
+	if n := dead.Count(); n != 1 {
+		t.Fatalf("the worker counted %d dead letter(s), want 1", n)
+	}
 }
 
 // A partition that ends in a transaction marker is complete once the
@@ -241,8 +246,9 @@ func TestProgressLooksPastTransactionMarkers(t *testing.T) {
 }
 
 // Through the Router, the index stage dead-letters a chunk of a model no
-// index namespace takes (a record error), and announces a chunk of a
-// building namespace's model once that namespace holds its version.
+// index namespace takes (a record error), and stores a chunk of a
+// building namespace's model there without announcing it (it is not
+// searchable until the namespace is active).
 func TestIndexThroughRouterRefusesAnUnknownModel(t *testing.T) {
 	ctx := context.Background()
 	nss, err := store.OpenNamespaces(ctx, t.TempDir(), false)
@@ -273,7 +279,7 @@ func TestIndexThroughRouterRefusesAnUnknownModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := s.Handle(ctx, []*kgo.Record{newer})
-	if err != nil || len(res[0].Outputs) != 1 {
+	if err != nil || len(res[0].Outputs) != 0 {
 		t.Fatalf("a chunk of the building namespace's model: %+v, %v", res, err)
 	}
 	if n, _ := nss.Len(ctx, "n-2"); n != 1 {

@@ -61,9 +61,15 @@
 //     the building or active namespace of its model and dimension (the
 //     registry read on every Upsert), a retired model's chunks skipped, a
 //     model no namespace takes refused (NoNamespaceError,
-//     ErrNoModelNamespace) with nothing of the call stored, deletes and
+//     ErrNoModelNamespace) with nothing of the call stored, Searchable
+//     true only for a version that went to the active namespace, deletes and
 //     failures applied to every namespace (one another process writes, in
-//     the embedded store, is skipped: its writer applies them).
+//     the embedded store, is skipped: `ragpipe reembed`, its writer,
+//     applies documents.deleted itself, but not documents.failed). A
+//     writer the Router opened is closed only when no call uses it
+//     (refcounted); one it upserted into stays open until retired or
+//     dropped, and one opened only for a delete or failure in a
+//     non-active embedded namespace is let go after it.
 //
 // # Embedded
 //

@@ -347,7 +347,7 @@ func (s *Embedded) Upsert(_ context.Context, chunks []Chunk) error {
 
 // Ignores reports whether Upsert would ignore c: a chunk of a failed
 // version from the failed delivery (or naming none).
-func (s *Embedded) Ignores(c Chunk) bool {
+func (s *Embedded) Ignores(_ context.Context, c Chunk) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	delivery, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]

@@ -1,6 +1,10 @@
 package store_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/ragpipe/ragpipe/store"
@@ -98,4 +102,114 @@ func TestEmbeddedRouterLetsGoOfNamespacesItOnlyDeletesIn(t *testing.T) {
 		t.Fatalf("a delete while another writer holds a namespace: %v", err)
 	}
 	w.Close()
+}
+
+// Router.Ignores takes the caller's context (the index stage's): a late
+// chunk of a version failed through the Router is reported.
+func TestRouterIgnoresWithTheCallersContext(t *testing.T) {
+	nss, err := store.OpenNamespaces(t.Context(), t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewRouter(nss, nil)
+	defer r.Close()
+	c := storetest.C("t", "a", 1, 0, 2, 1, 0)
+	c.Model = "m"
+	if err := r.Upsert(t.Context(), []store.Chunk{c}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FailVersion(t.Context(), "t", "a", 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	late := storetest.C("t", "a", 1, 1, 2, 1, 0)
+	late.Model = "m"
+	var ig interface {
+		Ignores(context.Context, store.Chunk) bool
+	} = r
+	if !ig.Ignores(t.Context(), late) {
+		t.Fatal("Ignores: a late chunk of a version failed through the Router")
+	}
+}
+
+// In the embedded store, a building namespace the Router writes into (the
+// embed workers already on the new model) stays open after a delete
+// through the Router: its writer is the Router's, and closing it would
+// pull it from under a concurrent Upsert. Only one that the Router opened
+// for the delete alone is let go.
+func TestEmbeddedRouterKeepsANamespaceItWritesInto(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	nss, err := store.OpenNamespaces(ctx, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nss.Create(ctx, "b", "m-b", 2); err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewRouter(nss, nil)
+	defer r.Close()
+	c := storetest.C("t", "a", 1, 0, 2, 0, 1)
+	c.Model = "m-b"
+	if err := r.Upsert(ctx, []store.Chunk{c}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeleteDocument(ctx, "t", "x", 1); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := nss.OpenNamespace(ctx, "b", false); !errors.Is(err, store.ErrInUse) {
+		if err == nil {
+			w.Close()
+		}
+		t.Fatalf("the namespace the Router writes was let go by a delete: another writer opened it (%v)", err)
+	}
+	c2 := storetest.C("t", "a", 1, 1, 2, 0, 1)
+	c2.Model = "m-b"
+	if err := r.Upsert(ctx, []store.Chunk{c2}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.CountVersion(ctx, "t", "a", 1); err != nil || n != 2 {
+		t.Fatalf("the building namespace holds %d chunks of a (%v), want 2", n, err)
+	}
+}
+
+// Deletes and upserts through one Router from many goroutines: no call
+// uses a namespace's writer after the Router closed it (run with -race;
+// a closed embedded store refuses writes).
+func TestEmbeddedRouterConcurrentDeletesAndUpserts(t *testing.T) {
+	ctx := t.Context()
+	nss, err := store.OpenNamespaces(ctx, t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nss.Create(ctx, "b", "m-b", 2); err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewRouter(nss, nil)
+	defer r.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				c := storetest.C("t", fmt.Sprintf("d%d-%d", g, i), 1, 0, 1, 0, 1)
+				c.Model = "m-b"
+				if err := r.Upsert(ctx, []store.Chunk{c}); err != nil {
+					errs <- err
+				}
+				if err := r.DeleteDocument(ctx, "t", fmt.Sprintf("x%d-%d", g, i), 1); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n, err := nss.Len(ctx, "b"); err != nil || n != 100 {
+		t.Fatalf("the building namespace holds %d chunks (%v), want 100", n, err)
+	}
 }

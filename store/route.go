@@ -32,17 +32,25 @@ const routedMax = 1 << 16
 //   - FailVersion, DeleteVersion and DeleteDocument apply to every
 //     namespace. A namespace another process writes (the embedded store's
 //     one writer: a `ragpipe reembed` building it) is skipped with a log
-//     line; reembed applies documents.deleted itself.
+//     line; reembed applies documents.deleted itself, while failures of
+//     the live pipeline are not applied to the namespace it builds (the
+//     new model may embed that version fine).
 //   - Search, SearchWhere and Len read the active namespace; CountVersion
-//     the namespace the version's chunks went to.
+//     the namespace the version's chunks went to, and Searchable whether
+//     that namespace is the active one (a building namespace's versions
+//     are stored but not searchable until Activate).
 type Router struct {
 	nss    Namespaces
 	logger *slog.Logger
 
+	// openMu serialises opening a namespace, so that two calls never
+	// open the same one twice (the embedded store's one writer).
+	openMu sync.Mutex
+
 	mu     sync.Mutex
 	list   []Namespace
 	listAt time.Time
-	open   map[string]Store
+	open   map[string]*opened
 	routed map[verKey]string
 
 	stop     chan struct{}
@@ -58,7 +66,7 @@ func NewRouter(nss Namespaces, logger *slog.Logger) *Router {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	r := &Router{nss: nss, logger: logger, open: map[string]Store{}, routed: map[verKey]string{},
+	r := &Router{nss: nss, logger: logger, open: map[string]*opened{}, routed: map[verKey]string{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.refreshLoop()
 	return r
@@ -105,23 +113,39 @@ func (r *Router) namespaces(ctx context.Context, fresh bool) ([]Namespace, error
 	r.mu.Lock()
 	r.list, r.listAt = l, time.Now()
 	// Let go of namespaces dropped or retired: a retired one is opened
-	// for each delete only, so that `reembed --drop` can take it.
-	for name, st := range r.open {
+	// for each delete only, so that `reembed --drop` can take it. One in
+	// use is closed by its last user.
+	for name, o := range r.open {
 		if ns, ok := Find(l, name); !ok || ns.State == StateRetired {
-			st.Close()
-			delete(r.open, name)
+			r.closeLocked(name, o, true)
 		}
 	}
 	r.mu.Unlock()
 	return l, nil
 }
 
-// store returns the writer of a namespace, opening it on first use.
+// opened is a namespace's writer as the Router holds it.
+type opened struct {
+	st Store
+	// users counts the calls using st now: it is closed only when none
+	// does.
+	users int
+	// writes is set once Upsert wrote into it: the Router is then that
+	// namespace's writer, and a delete or failure does not let it go.
+	writes bool
+	// closing asks the last user to close it (retired or dropped).
+	closing bool
+}
+
+// store returns the writer of a namespace, opening it on first use, for
+// one call, which must hand it back with handBack.
 func (r *Router) store(ctx context.Context, name string) (Store, error) {
-	r.mu.Lock()
-	st, ok := r.open[name]
-	r.mu.Unlock()
-	if ok {
+	if st, ok := r.use(name); ok {
+		return st, nil
+	}
+	r.openMu.Lock()
+	defer r.openMu.Unlock()
+	if st, ok := r.use(name); ok {
 		return st, nil
 	}
 	st, err := r.nss.OpenNamespace(ctx, name, false)
@@ -130,12 +154,51 @@ func (r *Router) store(ctx context.Context, name string) (Store, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if other, ok := r.open[name]; ok {
-		st.Close()
-		return other, nil
-	}
-	r.open[name] = st
+	r.open[name] = &opened{st: st, users: 1}
 	return st, nil
+}
+
+// use returns the open writer of a namespace for one call, if any (one
+// marked closing too: its last user closes it).
+func (r *Router) use(name string) (Store, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.open[name]
+	if !ok {
+		return nil, false
+	}
+	o.users++
+	return o.st, true
+}
+
+// handBack hands back a writer that store returned; wrote marks that the
+// call upserted into it; release asks to close it when nobody uses it
+// and the Router never wrote into it (a delete or failure in a namespace
+// another process may want to write).
+func (r *Router) handBack(name string, st Store, wrote, release bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.open[name]
+	if !ok || o.st != st {
+		return // cannot happen: a writer in use stays in open
+	}
+	o.users--
+	o.writes = o.writes || wrote
+	r.closeLocked(name, o, release && !o.writes)
+}
+
+// closeLocked closes a writer now when nobody uses it, else marks it for
+// its last user to close (when close is set, or it was marked before);
+// r.mu is held.
+func (r *Router) closeLocked(name string, o *opened, close bool) {
+	o.closing = o.closing || close
+	if !o.closing || o.users > 0 {
+		return
+	}
+	if err := o.st.Close(); err != nil {
+		r.logger.Debug("store: closing an index namespace", "namespace", name, "err", err)
+	}
+	delete(r.open, name)
 }
 
 // pick chooses the namespace of vectors of model and dim (the active one
@@ -224,7 +287,9 @@ func (r *Router) Upsert(ctx context.Context, chunks []Chunk) error {
 		if err != nil {
 			return fmt.Errorf("store: opening namespace %s: %w", t.name, err)
 		}
-		if err := st.Upsert(ctx, groups[t.key]); err != nil {
+		err = st.Upsert(ctx, groups[t.key])
+		r.handBack(t.name, st, true, false)
+		if err != nil {
 			return fmt.Errorf("store: namespace %s: %w", t.name, err)
 		}
 		if t.record {
@@ -249,13 +314,15 @@ func (r *Router) Upsert(ctx context.Context, chunks []Chunk) error {
 
 // ignorer is a store that tells which chunks Upsert would ignore.
 type ignorer interface {
-	Ignores(c Chunk) bool
+	Ignores(ctx context.Context, c Chunk) bool
 }
 
 // Ignores reports whether the namespace c goes to would ignore it (a
-// chunk of a failed version), when that store can tell.
-func (r *Router) Ignores(c Chunk) bool {
-	list, err := r.namespaces(context.Background(), false)
+// chunk of a failed version), when that store can tell; it reads the
+// registry (when its copy is stale) with ctx, and says false when it
+// cannot.
+func (r *Router) Ignores(ctx context.Context, c Chunk) bool {
+	list, err := r.namespaces(ctx, false)
 	if err != nil {
 		return false
 	}
@@ -263,11 +330,13 @@ func (r *Router) Ignores(c Chunk) bool {
 	if skip || name == "" {
 		return false
 	}
-	r.mu.Lock()
-	st := r.open[name]
-	r.mu.Unlock()
+	st, open := r.use(name)
+	if !open {
+		return false // not open: nothing failed through this Router
+	}
+	defer r.handBack(name, st, false, false)
 	ig, ok := st.(ignorer)
-	return ok && ig.Ignores(c)
+	return ok && ig.Ignores(ctx, c)
 }
 
 // each runs fn on the writer of every namespace.
@@ -279,7 +348,7 @@ func (r *Router) each(ctx context.Context, what string, fn func(Store) error) er
 	for _, ns := range list {
 		st, err := r.store(ctx, ns.Name)
 		if errors.Is(err, ErrInUse) {
-			r.logger.Info("namespace open for writing elsewhere; its writer applies it", "namespace", ns.Name, "op", what)
+			r.logger.Info("namespace open for writing elsewhere; skipped (a reembed applies deletes itself, not failures)", "namespace", ns.Name, "op", what)
 			continue
 		}
 		if errors.Is(err, ErrNoNamespace) {
@@ -289,9 +358,7 @@ func (r *Router) each(ctx context.Context, what string, fn func(Store) error) er
 			return fmt.Errorf("store: opening namespace %s: %w", ns.Name, err)
 		}
 		err = fn(st)
-		if r.releases(ns) {
-			r.release(ns.Name)
-		}
+		r.handBack(ns.Name, st, false, r.releases(ns))
 		if err != nil {
 			return fmt.Errorf("store: namespace %s: %w", ns.Name, err)
 		}
@@ -303,27 +370,19 @@ func (r *Router) each(ctx context.Context, what string, fn func(Store) error) er
 // (the embedded store).
 type exclusive interface{ exclusiveWriters() bool }
 
-// releases tells whether the Router closes a namespace's writer after a
-// delete or failure instead of keeping it: a retired one (so that it can
-// be dropped), and, where namespaces take one writer, any but the active
-// one (so that `ragpipe reembed` can open it; chunks of a building
-// namespace's model keep it open, being the embedded store's one writer).
+// releases tells whether the Router lets go of a namespace's writer
+// after a delete or failure instead of keeping it: a retired one (so that
+// it can be dropped), and, where namespaces take one writer, any but the
+// active one (so that `ragpipe reembed` can open it). It is closed only
+// when no call uses it and the Router never upserted into it: chunks of
+// a building namespace's model keep it open, the Router then being the
+// embedded store's one writer of it (see handBack).
 func (r *Router) releases(ns Namespace) bool {
 	if ns.State == StateRetired {
 		return true
 	}
 	ex, ok := r.nss.(exclusive)
 	return ok && ex.exclusiveWriters() && ns.State != StateActive
-}
-
-// release closes a namespace's writer.
-func (r *Router) release(name string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st, ok := r.open[name]; ok {
-		st.Close()
-		delete(r.open, name)
-	}
 }
 
 // DeleteVersion implements Store.
@@ -341,18 +400,20 @@ func (r *Router) DeleteDocument(ctx context.Context, tenantID, docID string, upT
 	return r.each(ctx, "delete document", func(st Store) error { return st.DeleteDocument(ctx, tenantID, docID, upTo) })
 }
 
-// activeStore returns the writer of the active namespace.
-func (r *Router) activeStore(ctx context.Context) (Store, error) {
+// activeStore returns the writer of the active namespace and its name,
+// for one call (hand it back with handBack).
+func (r *Router) activeStore(ctx context.Context) (Store, string, error) {
 	list, err := r.namespaces(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	for _, ns := range list {
 		if ns.State == StateActive {
-			return r.store(ctx, ns.Name)
+			st, err := r.store(ctx, ns.Name)
+			return st, ns.Name, err
 		}
 	}
-	return nil, fmt.Errorf("store: %s has no active index namespace: %w", r.nss.Describe(), ErrNoNamespace)
+	return nil, "", fmt.Errorf("store: %s has no active index namespace: %w", r.nss.Describe(), ErrNoNamespace)
 }
 
 // CountVersion implements Store: in the namespace the version's chunks
@@ -368,12 +429,33 @@ func (r *Router) CountVersion(ctx context.Context, tenantID, docID string, versi
 	if ok {
 		st, err = r.store(ctx, name)
 	} else {
-		st, err = r.activeStore(ctx)
+		st, name, err = r.activeStore(ctx)
 	}
 	if err != nil {
 		return 0, err
 	}
+	defer r.handBack(name, st, false, false)
 	return st.CountVersion(ctx, tenantID, docID, version)
+}
+
+// Searchable reports whether the namespace a version's chunks went to
+// is the active one, which search reads: a version of a building
+// namespace is stored there but not searchable yet. A version the Router
+// does not know (none of its chunks went through it) is the active
+// namespace's, as in CountVersion.
+func (r *Router) Searchable(ctx context.Context, tenantID, docID string, version int64) (bool, error) {
+	r.mu.Lock()
+	name, ok := r.routed[verKey{tenantID, docID, version}]
+	r.mu.Unlock()
+	if !ok {
+		return true, nil
+	}
+	list, err := r.namespaces(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	ns, found := Find(list, name)
+	return found && ns.State == StateActive, nil
 }
 
 // Search implements Store on the active namespace.
@@ -383,19 +465,21 @@ func (r *Router) Search(ctx context.Context, tenantID string, query []float32, k
 
 // SearchWhere implements Store on the active namespace.
 func (r *Router) SearchWhere(ctx context.Context, tenantID string, query []float32, k int, where map[string]string) ([]Hit, error) {
-	st, err := r.activeStore(ctx)
+	st, name, err := r.activeStore(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer r.handBack(name, st, false, false)
 	return st.SearchWhere(ctx, tenantID, query, k, where)
 }
 
 // Len implements Store: the active namespace's chunks.
 func (r *Router) Len(ctx context.Context) (int, error) {
-	st, err := r.activeStore(ctx)
+	st, name, err := r.activeStore(ctx)
 	if err != nil {
 		return 0, err
 	}
+	defer r.handBack(name, st, false, false)
 	return st.Len(ctx)
 }
 
@@ -410,8 +494,8 @@ func (r *Router) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error
-	for name, st := range r.open {
-		errs = append(errs, st.Close())
+	for name, o := range r.open {
+		errs = append(errs, o.st.Close())
 		delete(r.open, name)
 	}
 	errs = append(errs, r.nss.Close())

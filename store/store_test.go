@@ -153,7 +153,7 @@ func TestFailVersionOtherDeliveryRevives(t *testing.T) {
 	}
 	late := chunk("t", "a", 1, 0, 2, 0)
 	late.Delivery = "run-1"
-	if !s.Ignores(late) {
+	if !s.Ignores(ctx, late) {
 		t.Fatal("Ignores: a late chunk of the failed delivery")
 	}
 	_ = s.Upsert(ctx, []Chunk{late})
@@ -162,7 +162,7 @@ func TestFailVersionOtherDeliveryRevives(t *testing.T) {
 	}
 	replayed := chunk("t", "a", 1, 1, 2, 0)
 	replayed.Delivery = "replay-1"
-	if s.Ignores(replayed) {
+	if s.Ignores(ctx, replayed) {
 		t.Fatal("Ignores: a chunk of another delivery")
 	}
 	_ = s.Upsert(ctx, []Chunk{replayed, late})

@@ -19,7 +19,8 @@ const (
 	exitSomeFailed = 2
 	// exitAttention: the command ran, and something needs attention:
 	// topics apply found drift (--allow-drift accepts it), status found a
-	// problem, dlq replay refused records (the loop guard).
+	// problem, dlq replay refused records (the loop guard), reembed
+	// did not switch search after dead letters (--allow-failures).
 	exitAttention = 3
 	// exitDrift is exitAttention for topics apply.
 	exitDrift = exitAttention

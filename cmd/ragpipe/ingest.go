@@ -186,6 +186,9 @@ func readCatalog(ctx context.Context, w io.Writer, kc broker.Config, tenant stri
 	if cat.Skipped > 0 {
 		fmt.Fprintf(w, "ragpipe ingest: warning: %d entr(y/ies) of %s could not be read; those documents are published again\n", cat.Skipped, event.TopicCatalog)
 	}
+	if inc := cat.Incomplete(); len(inc) > 0 {
+		fmt.Fprintf(w, "ragpipe ingest: warning: %s read stopped early on %d partition(s) %v (an open transaction?); the files whose entries lie there are published again, unchanged or not\n", event.TopicCatalog, len(inc), inc)
+	}
 	return cat
 }
 

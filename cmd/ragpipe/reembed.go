@@ -35,9 +35,12 @@ func newReembedCmd(g *globals) *cobra.Command {
 		drop   string
 		follow bool
 		list   bool
+		// allowFailures switches search even when records were
+		// dead-lettered during the re-embedding.
+		allowFailures bool
 	)
 	cmd := &cobra.Command{
-		Use:   "reembed (--model NEW --embedder URL [--name NS] [--follow] | --list | --drop OLD)",
+		Use:   "reembed (--model NEW --embedder URL [--name NS] [--follow] [--allow-failures] | --list | --drop OLD)",
 		Short: "Re-embed documents.parsed into a new index namespace and switch search to it when complete",
 		Long: `Re-embed every document with a new model into a new index namespace of the store,
 then switch search to it.
@@ -48,8 +51,14 @@ state building, and replays documents.parsed and documents.deleted from the earl
 offsets in consumer group ragpipe-reembed-NS, embedding each chunk and upserting it
 into NS. It notes the topics' end offsets at start; once the group's committed
 offsets reach them on every partition, it activates NS (the active namespace is
-retired and kept) and exits 0. With --follow it keeps NS current afterwards, until
-stopped. Stopped before that, a re-run resumes from the group's offsets.
+retired and kept), notes the end offsets again and runs until the group reaches them
+too (what the live pipeline indexed into the old namespace until the switch), and
+exits 0. With --follow it keeps NS current afterwards, until stopped. Stopped before
+that, a re-run resumes from the group's offsets.
+
+If records were dead-lettered during the re-embedding (documents.dlq, stage reembed),
+reembed does not switch: it stops and exits 3, naming how many, since those document
+versions would drop out of search; --allow-failures switches anyway.
 
 --list prints the namespaces (name, model, dimensions, state, chunks); --drop OLD
 removes a namespace that is not active (the active one is refused, exit 1).
@@ -75,7 +84,7 @@ in NS; --follow covers the documents that arrive until then.`,
 					return &exitError{code: exitUsage, err: err}
 				}
 			}
-			return reembedRun(ctx, cmd.OutOrStdout(), g, &w, &ef, dsn, name, follow)
+			return reembedRun(ctx, cmd.OutOrStdout(), g, &w, &ef, dsn, name, follow, allowFailures)
 		},
 	}
 	w.register(cmd, "", stage.EmbedBatchSize)
@@ -85,6 +94,7 @@ in NS; --follow covers the documents that arrive until then.`,
 	f.StringVar(&dsn, "store", "", "vector store: a directory (embedded store, default DATA/store) or postgres://… (PostgreSQL with pgvector)")
 	f.StringVar(&name, "name", "", "name of the new index namespace (default: from the model and dimension, e.g. bge-small-en-v1-5-384)")
 	f.BoolVar(&follow, "follow", false, "after the switch, keep the namespace current from documents.parsed until stopped")
+	f.BoolVar(&allowFailures, "allow-failures", false, "switch search even when records were dead-lettered during the re-embedding (by default reembed exits 3 without switching)")
 	f.BoolVar(&list, "list", false, "print the index namespaces (name, model, dimensions, state, chunks) and exit")
 	f.StringVar(&drop, "drop", "", "remove the index namespace OLD (not the active one) and exit")
 	return cmd
@@ -138,7 +148,7 @@ func reembedDrop(ctx context.Context, w io.Writer, dsn, name string) error {
 }
 
 // reembedRun builds (or resumes) a namespace and switches search to it.
-func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, ef *embedderFlags, dsn, name string, follow bool) error {
+func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, ef *embedderFlags, dsn, name string, follow, allowFailures bool) error {
 	em, err := ef.open(ctx)
 	if err != nil {
 		return err
@@ -170,7 +180,8 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 	}
 	defer st.Close()
 
-	worker := stage.ReembedWorker(em, st, name)
+	var dead stage.DeadLetters
+	worker := stage.ReembedWorker(em, st, name, &dead)
 	group := wf.group
 	if group == "" {
 		group = worker.Group
@@ -221,62 +232,28 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
 
-	activated := ns.State == store.StateActive
-	lastLog := time.Now()
-	tick := time.NewTicker(reembedPoll)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("reembed: %w", err)
+	sw := &switchover{
+		name: name, group: group, model: model, dim: dim, follow: follow, allowFailures: allowFailures,
+		poll: reembedPoll, out: w, logger: slog.Default(),
+		progress: func(ctx context.Context, t stage.Target) ([]stage.Behind, error) {
+			return stage.Progress(ctx, adm, opts, group, t)
+		},
+		ends: func(ctx context.Context) (stage.Target, error) {
+			return stage.EndOffsets(ctx, adm, stage.ReembedTopics())
+		},
+		activate: func(ctx context.Context) error {
+			if err := refuseEmpty(ctx, nss, name); err != nil {
+				return err
 			}
-			if activated {
-				return nil
-			}
-			return &exitError{code: exitFailure, msg: fmt.Sprintf("reembed: stopped before index namespace %s caught up; run the same command again to resume (group %s)", name, group)}
-		case <-tick.C:
-		}
-		if activated {
-			continue
-		}
-		behind, err := stage.Progress(ctx, adm, opts, group, target)
-		if err != nil {
-			slog.Warn("reembed: reading the group's progress", "group", group, "err", err)
-			continue
-		}
-		if len(behind) > 0 {
-			if time.Since(lastLog) >= 10*time.Second {
-				lastLog = time.Now()
-				var left int64
-				for _, b := range behind {
-					left += b.Target - max(b.Committed, 0)
-				}
-				slog.Info("reembed: catching up", "namespace", name, "partitions_behind", len(behind), "offsets_left", left)
-			}
-			continue
-		}
-		if err := refuseEmpty(ctx, nss, name); err != nil {
-			stop()
-			<-done
-			return err
-		}
-		if err := nss.Activate(ctx, name); err != nil {
-			return fmt.Errorf("reembed: activating %s: %w", name, err)
-		}
-		activated = true
-		n, _ := nss.Len(ctx, name)
-		fmt.Fprintf(w, "reembed: index namespace %s is active (model %s, %d dims, %d chunks); the previous one is retired and kept until `ragpipe reembed --drop NAME`\n", name, model, dim, n)
-		fmt.Fprintf(w, "reembed: restart the embed workers with --model %s so that new documents land in %s\n", model, name)
-		if !follow {
-			stop()
-			if err := <-done; err != nil {
-				return fmt.Errorf("reembed: %w", err)
+			if err := nss.Activate(ctx, name); err != nil {
+				return fmt.Errorf("reembed: activating %s: %w", name, err)
 			}
 			return nil
-		}
-		fmt.Fprintf(w, "reembed: following documents.parsed into %s until stopped\n", name)
+		},
+		chunks:       func(ctx context.Context) (int, error) { return nss.Len(ctx, name) },
+		deadLettered: dead.Count,
 	}
+	return sw.run(ctx, target, ns.State == store.StateActive, done, stop)
 }
 
 // expired counts the records of the chunk topics that retention removed
