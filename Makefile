@@ -7,8 +7,9 @@
 #   make build        bin/ragpipe
 #   make demo         the demo on the embedded broker
 #   make bench        the end-to-end harness on real Kafka (bench/harness):
-#                     regenerates BENCHMARKS.md and docs/figures (~12 min)
-#   make bench-quick  every harness scenario at small scale (a smoke run; report
+#                     regenerates BENCHMARKS.md and docs/figures (~10 min)
+#   make bench-quick  every harness scenario at small scale, three at a time on
+#                     three Kafka clusters (a smoke run of about a minute; report
 #                     in bench/out/BENCHMARKS-quick.md, BENCHMARKS.md untouched)
 #   make bench-engine in-process engine benchmarks (docs/benchmarks.md)
 #   make fuzz         each parser fuzz target for FUZZTIME (default 1m)

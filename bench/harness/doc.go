@@ -6,11 +6,16 @@
 // counters. It writes BENCHMARKS.md and its figures.
 //
 //	go run ./bench/harness            the full run (make bench)
-//	go run ./bench/harness -quick     every scenario at small scale (make bench-quick)
+//	go run ./bench/harness -quick     every scenario at small scale, 3 at a time (make bench-quick)
 //	go run ./bench/harness -only gpu-bound,outage
 //
 // Kafka comes from scripts/kafka.sh (started in a temporary folder and
 // stopped at the end) unless RAGPIPE_BENCH_BROKERS names a running cluster.
+// A full run runs its scenarios one after another on one cluster, so that
+// no measurement shares the machine with another; -lanes N (3 with
+// -quick) runs N at a time, each lane on a cluster of its own (records of
+// one scenario are told apart by the offsets before it started, so two
+// scenarios must never share a cluster at once).
 //
 // Files:
 //   - main.go: flags and the run as a whole.
@@ -21,6 +26,7 @@
 //   - check.go: lost chunks, duplicates, ordering violations (tested).
 //   - metrics.go: throughput, latency percentiles, timelines.
 //   - scenarios.go, run.go: what each scenario runs and how.
+//   - lanes.go: running scenarios at once, one cluster per lane (tested).
 //   - baseline.go: the baseline consumers run as subcommands of this binary.
 //   - plot.go, report.go: the figures and BENCHMARKS.md.
 package main

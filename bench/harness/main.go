@@ -9,8 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -65,6 +65,7 @@ func runAll(ctx context.Context, args []string) error {
 	only := fs.String("only", "", "comma-separated scenario names to run (default: all)")
 	report := fs.String("report", "BENCHMARKS.md", "report to write, relative to the repo root (empty: none)")
 	figures := fs.String("figures", "docs/figures", "folder of the figures, relative to the repo root")
+	lanes := fs.Int("lanes", 0, "scenarios run at once, each lane on a Kafka cluster of its own (default 1, and 3 with -quick)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,6 +86,18 @@ func runAll(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return err
 	}
+	picked := pick(scenarios(scale{quick: *quick}), splitComma(*only))
+	n := *lanes
+	if n <= 0 {
+		n = 1
+		if *quick {
+			n = quickLanes
+		}
+	}
+	if os.Getenv("RAGPIPE_BENCH_BROKERS") != "" {
+		n = 1 // one given cluster: scenarios must not share it at once
+	}
+	n = min(n, max(1, len(picked)))
 	// Kafka starts while ragpipe and the Parallel Consumer baseline build.
 	var (
 		bin          string
@@ -97,49 +110,72 @@ func runAll(ctx context.Context, args []string) error {
 		bin, binErr = buildRagpipe(ctx, repo, tmp)
 		pcJar, pcWhy = buildPC(ctx, repo)
 	}()
-	k, err := startKafka(ctx, repo)
-	if err != nil {
-		<-built
-		return err
-	}
-	defer k.stop()
-	if err := k.ensureTopics(ctx, benchPartitions); err != nil {
-		<-built
-		return err
-	}
+	clusters, err := startClusters(ctx, repo, n)
 	<-built
+	for _, k := range clusters {
+		defer k.stop()
+	}
+	if err != nil {
+		return err
+	}
 	if binErr != nil {
 		return binErr
 	}
-	e := &env{kafka: k, ragpipe: bin, self: self, logs: logs, quick: *quick, pcJar: pcJar, pcNote: pcWhy}
-	want := splitComma(*only)
+	e := &env{ragpipe: bin, self: self, logs: logs, quick: *quick, pcJar: pcJar, pcNote: pcWhy}
 	began := time.Now()
 	var (
-		results []result
+		mu      sync.Mutex
 		ceiling float64
+		byIndex = map[int]result{}
+		wg      sync.WaitGroup
 	)
-	for i, sc := range scenarios(scale{quick: *quick}) {
-		if len(want) > 0 && !slices.Contains(want, sc.Name) {
-			continue
-		}
-		if sc.Kind == kindPC && e.pcJar == "" {
-			slog.Warn("skipping the Parallel Consumer baseline", "scenario", sc.Name, "why", e.pcNote)
-			continue
-		}
-		slog.Info("scenario", "name", sc.Name, "chunks", sc.Corpus.chunks())
-		res := runScenario(ctx, e, sc, i)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		logResult(res)
-		results = append(results, res)
-		if sc.Name == "engine-bound" {
-			// Measured right after the engine-bound run, so that both see
-			// the same machine load.
-			if ceiling, err = embedderCeiling(ctx, e, scale{quick: *quick}.d(8*time.Second, 2*time.Second), ceilingConns); err != nil {
-				slog.Warn("embedder ceiling", "err", err)
+	for l, lane := range assignLanes(picked, n) {
+		le := *e
+		le.kafka = clusters[l]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, ps := range lane {
+				sc := ps.sc
+				if sc.Kind == kindPC && le.pcJar == "" {
+					slog.Warn("skipping the Parallel Consumer baseline", "scenario", sc.Name, "why", le.pcNote)
+					continue
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				slog.Info("scenario", "name", sc.Name, "chunks", sc.Corpus.chunks(), "lane", l)
+				res := runScenario(ctx, &le, sc, ps.index)
+				if ctx.Err() != nil {
+					return
+				}
+				logResult(res)
+				mu.Lock()
+				byIndex[ps.index] = res
+				mu.Unlock()
+				if sc.Name == "engine-bound" {
+					// Measured right after the engine-bound run, so that
+					// both see the same machine load.
+					c, err := embedderCeiling(ctx, &le, scale{quick: *quick}.d(8*time.Second, 2*time.Second), ceilingConns)
+					if err != nil {
+						slog.Warn("embedder ceiling", "err", err)
+					}
+					slog.Info("embedder ceiling", "per_min", int(c*60))
+					mu.Lock()
+					ceiling = c
+					mu.Unlock()
+				}
 			}
-			slog.Info("embedder ceiling", "per_min", int(ceiling*60))
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var results []result
+	for _, ps := range picked {
+		if r, ok := byIndex[ps.index]; ok {
+			results = append(results, r)
 		}
 	}
 	if *report == "" {
@@ -155,7 +191,7 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(reportPath, filepath.ToSlash(rel), figs, results, ceiling, e.pcNote, *quick, time.Since(began))
+	return writeReport(reportPath, filepath.ToSlash(rel), figs, results, ceiling, e.pcNote, *quick, n, time.Since(began))
 }
 
 func logResult(r result) {

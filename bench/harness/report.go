@@ -87,7 +87,7 @@ func lostCell(r result) string {
 	return fmt.Sprint(r.v.Lost)
 }
 
-func writeReport(path, figDir string, figs map[string]string, results []result, ceiling float64, pcNote string, quick bool, took time.Duration) error {
+func writeReport(path, figDir string, figs map[string]string, results []result, ceiling float64, pcNote string, quick bool, lanes int, took time.Duration) error {
 	var b bytes.Buffer
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# ragpipe benchmarks\n\n")
@@ -95,6 +95,9 @@ func writeReport(path, figDir string, figs map[string]string, results []result, 
 		map[bool]string{true: "make bench-quick", false: "make bench"}[quick], time.Now().UTC().Format("2006-01-02 15:04 UTC"), took.Round(time.Second))
 	if quick {
 		w("> **This is a quick run** (`-quick`): every scenario at small scale, runs of a few seconds. Start-up and shutdown weigh heavily, the 10th–90th percentile windows hold few batches, and the kill, outage and scale scenarios are shortened. Treat the numbers as a smoke test of the harness; `make bench` produces the real ones.\n\n")
+	}
+	if lanes > 1 {
+		w("> The scenarios ran %d at a time, each lane on a Kafka cluster of its own, sharing the machine: numbers of one scenario are disturbed by the others.\n\n", lanes)
 	}
 	w("**Machine:** %s.\n\n", machine())
 	var loads []string
