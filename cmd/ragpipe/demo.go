@@ -132,10 +132,13 @@ func runDemo(ctx context.Context, out, errw io.Writer, data, corpus string, em e
 		return errors.New("nothing to index: no document could be parsed")
 	}
 
-	st, err := store.OpenEmbedded(filepath.Join(data, "store"), false)
+	// Through the namespaces, as `ragpipe index` and `search` do: a --data
+	// folder that was re-embedded keeps its models apart.
+	nss, err := store.OpenNamespaces(ctx, filepath.Join(data, "store"), false)
 	if err != nil {
 		return err
 	}
+	st := store.NewRouter(nss, slog.Default())
 	defer st.Close()
 	newEngine := func(w stage.Worker) (*engine.Engine, error) {
 		cfg, bind := obs.stage(w.Name, w.Configure(engine.Config{ClientOpts: opts, Logger: slog.Default(), DrainTimeout: 5 * time.Second}))
