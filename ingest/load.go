@@ -135,11 +135,23 @@ func (l Loader) maxBytes() int64 {
 //
 // Load never panics, whatever the file holds.
 func (l Loader) Load(f File) (Document, error) {
+	data, err := l.Read(f)
+	if err != nil {
+		return Document{}, err
+	}
+	return l.LoadBytes(f, data)
+}
+
+// Read reads one file's bytes as Load does (a supported type, a regular
+// file within MaxBytes, not changed while read), with the same errors;
+// LoadBytes then parses them. A caller that needs the bytes too (their
+// hash) reads the file once this way.
+func (l Loader) Read(f File) ([]byte, error) {
 	if f.DocID == "" {
 		f.DocID = filepath.Base(f.Path)
 	}
-	fail := func(err error) (Document, error) {
-		return Document{}, fmt.Errorf("ingest: %s: %w", f.DocID, err)
+	fail := func(err error) ([]byte, error) {
+		return nil, fmt.Errorf("ingest: %s: %w", f.DocID, err)
 	}
 	if err := checkExt(parserName(f.Path)); err != nil {
 		return fail(err)
@@ -167,7 +179,7 @@ func (l Loader) Load(f File) (Document, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return l.LoadBytes(f, data)
+	return data, nil
 }
 
 // readStable reads all of r (the content of fh, which Stat described as

@@ -4,8 +4,9 @@
 //   - Ingest (files → documents.parsed, or the topic of Ingest.Priority)
 //     walks paths, loads and chunks each file, and produces one
 //     ChunkParsed per chunk in chunk order, each with the document hash
-//     (FileHash: SHA-256 of the file's bytes, computed once per file, also
-//     for the source's version). A file whose hash is its entry in
+//     (the SHA-256 of the bytes parsed: each file is read once, and the
+//     hash serves the source's version too; FileHash computes it for a
+//     path). A file whose hash is its entry in
 //     Ingest.Catalog (documents.catalog) is skipped and counted as
 //     unchanged (the catalog's Hash knows no document of a partition it
 //     did not read to its end, so such a file is published). A file that

@@ -157,10 +157,15 @@ func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Reco
 	var (
 		version int64
 		hash    string
+		data    []byte
+		readErr error
 	)
 	if statErr == nil {
-		// An unreadable file keeps no hash: the load reports the error.
-		hash, _ = FileHash(f.Path)
+		// The bytes are read once: the hash is that of what is parsed. An
+		// unreadable file keeps no hash; its error is reported below.
+		if data, readErr = s.Loader.Read(f); readErr == nil {
+			hash = documentHash(data)
+		}
 		version = s.Version(f, info, hash)
 	}
 	if cataloged, ok := s.Catalog.Hash(f.DocID); ok && hash != "" && cataloged == hash {
@@ -176,7 +181,10 @@ func (s *Ingest) file(ctx context.Context, f ingest.File, promise func(*kgo.Reco
 	if statErr != nil {
 		return 0, false, fail(statErr)
 	}
-	doc, err := s.Loader.Load(f)
+	if readErr != nil {
+		return 0, false, fail(readErr)
+	}
+	doc, err := s.Loader.LoadBytes(f, data)
 	if err != nil {
 		return 0, false, fail(err)
 	}
