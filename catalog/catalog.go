@@ -93,9 +93,6 @@ func (c *Catalog) Len() int {
 	return len(c.hashes)
 }
 
-// Tenant is the tenant the catalog was read for.
-func (c *Catalog) Tenant() string { return c.tenant }
-
 // Read returns tenant's snapshot of documents.catalog. opts connect to the
 // cluster (broker.Config.Opts); Read makes its own clients and closes
 // them.

@@ -90,13 +90,7 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		}
 		msgs = append(msgs, m)
 		pos = append(pos, i)
-		chunks = append(chunks, store.Chunk{
-			TenantID: m.GetTenantId(), DocID: m.GetDocId(), DocVersion: m.GetDocVersion(),
-			ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
-			Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
-			Metadata: m.GetMetadata(),
-			Vector:   m.GetVector(), Delivery: event.Delivery(r),
-		})
+		chunks = append(chunks, storeChunk(m, event.Delivery(r)))
 	}
 	for j, f := range failed {
 		if err := s.Store.FailVersion(ctx, f.GetTenantId(), f.GetDocId(), f.GetDocVersion(), deliveries[j]); err != nil {
@@ -199,6 +193,17 @@ func (s *Index) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Resul
 		}
 	}
 	return res, nil
+}
+
+// storeChunk is the store's chunk of an embedded chunk of delivery
+// (event.Delivery of the record it came in).
+func storeChunk(m *ragpipev1.ChunkEmbedded, delivery string) store.Chunk {
+	return store.Chunk{
+		TenantID: m.GetTenantId(), DocID: m.GetDocId(), DocVersion: m.GetDocVersion(),
+		ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
+		Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
+		Metadata: m.GetMetadata(), Vector: m.GetVector(), Delivery: delivery,
+	}
 }
 
 func (s *Index) logger() *slog.Logger {

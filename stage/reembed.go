@@ -81,12 +81,7 @@ func (s *Reembed) Handle(ctx context.Context, batch []*kgo.Record) ([]engine.Res
 				res[i].Err = fault.Record(err)
 				continue
 			}
-			chunks = append(chunks, store.Chunk{
-				TenantID: m.GetTenantId(), DocID: m.GetDocId(), DocVersion: m.GetDocVersion(),
-				ChunkIndex: m.GetChunkIndex(), ChunkCount: m.GetChunkCount(), Text: m.GetText(),
-				Title: m.GetTitle(), Source: m.GetSource(), Heading: m.GetHeading(), Model: m.GetModel(),
-				Metadata: m.GetMetadata(), Vector: m.GetVector(), Delivery: event.Delivery(batch[i]),
-			})
+			chunks = append(chunks, storeChunk(m, event.Delivery(batch[i])))
 		}
 	}
 	if len(chunks) == 0 {

@@ -104,7 +104,7 @@ func (s *Submit) file(ctx context.Context, f ingest.File, maxBytes int64, promis
 	}
 	m := &ragpipev1.DocumentRaw{
 		TenantId: s.Tenant, DocId: f.DocID, DocVersion: info.ModTime().UnixMilli(),
-		MediaType: mt, Source: f.Path, ContentHash: "sha256:" + ingest.ContentHash(string(data)),
+		MediaType: mt, Source: f.Path, ContentHash: documentHash(data),
 		ContentSize: int64(len(data)), SubmittedAt: timestamppb.New(time.Now()),
 	}
 	inBlob := len(data) > event.RawInlineMax
