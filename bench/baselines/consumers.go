@@ -90,19 +90,7 @@ func Naive(ctx context.Context, c Config) error {
 			return done(ctx, err)
 		}
 		for _, r := range f.Records() {
-			t, err := texts([]*kgo.Record{r})
-			if err != nil {
-				return err
-			}
-			vecs, err := gpu.embedRetry(ctx, t)
-			if err != nil {
-				return done(ctx, err)
-			}
-			out, err := embedded(c.Output, r, vecs[0])
-			if err != nil {
-				return err
-			}
-			if err := cl.ProduceSync(ctx, out).FirstErr(); err != nil {
+			if err := embedBatch(ctx, cl, gpu, c.Output, []*kgo.Record{r}); err != nil {
 				return done(ctx, err)
 			}
 			if err := cl.CommitRecords(ctx, r); err != nil {

@@ -58,7 +58,7 @@ func startKafka(ctx context.Context, repo string) (*cluster, error) {
 			return nil, errors.New("scripts/kafka.sh start printed no broker list")
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(c.brokers, ",")...), kgo.MetadataMinAge(250*time.Millisecond))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MetadataMinAge(250*time.Millisecond))
 	if err != nil {
 		c.stop()
 		return nil, fmt.Errorf("kafka client: %w", err)

@@ -121,7 +121,7 @@ func runAll(ctx context.Context, args []string) error {
 	if binErr != nil {
 		return binErr
 	}
-	e := &env{ragpipe: bin, self: self, logs: logs, quick: *quick, pcJar: pcJar, pcNote: pcWhy}
+	e := &env{ragpipe: bin, self: self, logs: logs, pcJar: pcJar, pcNote: pcWhy}
 	began := time.Now()
 	var (
 		mu      sync.Mutex

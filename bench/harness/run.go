@@ -26,7 +26,6 @@ type env struct {
 	pcJar   string // the Parallel Consumer baseline's jar ("": not built)
 	pcNote  string // why it was not built
 	logs    string // folder of the processes' logs
-	quick   bool
 }
 
 // run is one scenario in progress.
@@ -131,35 +130,32 @@ func (r *run) workerCommand(slot int) (string, []string) {
 		return "java", []string{"-Xmx512m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", cp, "ragpipe.bench.Main", brokers, r.group, event.TopicParsed,
 			event.TopicEmbedded, r.gpus[0], fmt.Sprint(batchSize), fmt.Sprint(pcConcurrency), fmt.Sprint(pcLoadFactor)}
 	default:
-		out := event.TopicEmbedded
-		if r.sc.Kind == kindPipe {
-			out = pipeTopic
-		}
 		gpu := ""
 		if len(r.gpus) > 0 {
 			gpu = r.gpus[0]
 		}
 		return r.env.self, []string{"baseline", "-kind", r.sc.Kind, "-brokers", brokers, "-group", r.group,
-			"-gpu", gpu, "-out", out, "-batch", fmt.Sprint(batchSize)}
+			"-gpu", gpu, "-out", r.sc.output(), "-batch", fmt.Sprint(batchSize)}
 	}
 }
 
-func (r *run) killWorker(slot int) {
+// takeWorker frees slot and returns the worker it held (nil: none).
+func (r *run) takeWorker(slot int) *proc {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	p := r.slots[slot]
 	r.slots[slot] = nil
-	r.mu.Unlock()
-	if p != nil {
+	return p
+}
+
+func (r *run) killWorker(slot int) {
+	if p := r.takeWorker(slot); p != nil {
 		p.kill()
 	}
 }
 
 func (r *run) stopWorker(slot int) {
-	r.mu.Lock()
-	p := r.slots[slot]
-	r.slots[slot] = nil
-	r.mu.Unlock()
-	if p != nil {
+	if p := r.takeWorker(slot); p != nil {
 		p.stop(20 * time.Second)
 	}
 }
@@ -237,10 +233,7 @@ func runScenario(ctx context.Context, e *env, sc scenario, seq int) result {
 	res := result{sc: sc}
 	res.load[0] = loadavg()
 	r := &run{env: e, sc: sc, group: fmt.Sprintf("bench-%s-%d-%d", sc.Name, time.Now().Unix(), seq)}
-	outTopic := event.TopicEmbedded
-	if sc.Kind == kindPipe {
-		outTopic = pipeTopic
-	}
+	outTopic := sc.output()
 	k := e.kafka
 	from := map[string]map[int32]int64{}
 	for _, t := range []string{event.TopicParsed, outTopic, event.TopicDLQ, event.TopicFailed, event.TopicIndexed, event.TopicDeleted} {

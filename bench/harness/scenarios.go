@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"time"
+
+	"github.com/ragpipe/ragpipe/event"
 )
 
 // gpuModel is the capacity model and faults of one gpusim process: a batch
@@ -90,6 +92,15 @@ type scenario struct {
 	// Index also runs a `ragpipe index` worker (embedded store) behind the
 	// embed workers, for the ingest → searchable latency.
 	Index bool
+}
+
+// output is the topic the scenario's consumers write to: the bare pipe's
+// own, else chunks.embedded.
+func (s scenario) output() string {
+	if s.Kind == kindPipe {
+		return pipeTopic
+	}
+	return event.TopicEmbedded
 }
 
 // scale shrinks a full-run quantity for -quick.
