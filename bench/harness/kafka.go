@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ const pipeTopic = "bench.pipe"
 type cluster struct {
 	brokers string
 	dir     string // scripts/kafka.sh state, "" when the cluster is not ours
+	script  string // scripts/kafka.sh of the repo that started it
 	cl      *kgo.Client
 	adm     *kadm.Client
 }
@@ -39,9 +41,9 @@ func startKafka(ctx context.Context, repo string) (*cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.dir = dir
+		c.dir, c.script = dir, filepath.Join(repo, "scripts", "kafka.sh")
 		slog.Info("starting Kafka", "dir", dir)
-		cmd := exec.CommandContext(ctx, "bash", repo+"/scripts/kafka.sh", "start", dir)
+		cmd := exec.CommandContext(ctx, "bash", c.script, "start", dir)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {
@@ -75,7 +77,7 @@ func (c *cluster) stop() {
 	if c.dir == "" {
 		return
 	}
-	cmd := exec.Command("bash", "scripts/kafka.sh", "stop", c.dir)
+	cmd := exec.Command("bash", c.script, "stop", c.dir)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		slog.Warn("stopping Kafka", "err", err)
