@@ -149,10 +149,7 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) (_ []*entry, 
 				skipped = append(skipped, ln)
 				continue
 			}
-			ln.q = ln.q[1:]
-			ln.busy = true
-			ln.ps.dispatched++
-			e.dispatched++
+			e.takeLocked(ln, 1)
 			e.ready.charge(ln, 1)
 			return []*entry{head}, int(head.size), true
 		}
@@ -170,13 +167,19 @@ func (e *Engine) fillLocked(batch []*entry, bytes, maxRecords int) (_ []*entry, 
 			skipped = append(skipped, ln)
 			break
 		}
-		ln.q = ln.q[took:]
-		ln.busy = true
-		ln.ps.dispatched += took
-		e.dispatched += took
+		e.takeLocked(ln, took)
 		e.ready.charge(ln, took)
 	}
 	return batch, bytes, false
+}
+
+// takeLocked hands the first n records of ln to a batch: the lane is busy
+// until the batch settles.
+func (e *Engine) takeLocked(ln *lane, n int) {
+	ln.q = ln.q[n:]
+	ln.busy = true
+	ln.ps.dispatched += n
+	e.dispatched += n
 }
 
 // probeLocked takes the head record of a ready lane chosen at random, for
@@ -191,10 +194,7 @@ func (e *Engine) probeLocked() ([]*entry, int) {
 			continue
 		}
 		en := ln.q[0]
-		ln.q = ln.q[1:]
-		ln.busy = true
-		ln.ps.dispatched++
-		e.dispatched++
+		e.takeLocked(ln, 1)
 		return []*entry{en}, int(en.size)
 	}
 	return nil, 0

@@ -55,8 +55,6 @@ type DeadLetterFunc func(rec *kgo.Record, f Failure) []*kgo.Record
 // key) that no retry can fix. It is fault.Fatal.
 func Fatal(err error) error { return fault.Fatal(err) }
 
-func isFatal(err error) bool { return err != nil && fault.ClassOf(err) == fault.ClassFatal }
-
 // call runs the handler, turning a panic into a record error: bisection
 // then isolates the record that makes the handler panic, and it ends in
 // the dead-letter queue instead of crashing the worker on every delivery.
@@ -120,10 +118,10 @@ func (r runner) run(ctx context.Context, batch []*kgo.Record) []outcome {
 		return out
 	}
 	class := fault.ClassOf(err)
-	if class != fault.ClassServer && !isFatal(err) {
+	if class != fault.ClassServer && !fault.IsFatal(err) {
 		r.answer() // a record or batch error is an answer too
 	}
-	split := len(batch) > 1 && !isFatal(err) && ctx.Err() == nil &&
+	split := len(batch) > 1 && !fault.IsFatal(err) && ctx.Err() == nil &&
 		(class != fault.ClassServer || (r.answered != nil && r.answered(ctx, start)))
 	if !split {
 		for i := range out {

@@ -86,11 +86,18 @@ func (e *Engine) intake(fetches kgo.Fetches) {
 	})
 	e.signalLocked()
 	e.mu.Unlock()
-	if len(toPause) > 0 {
-		e.syncPartitions(toPause...)
-		for _, ps := range toPause {
-			e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: true})
-		}
+	e.syncPaused(true, toPause)
+}
+
+// syncPaused applies the pause state of parts, which the memory bound just
+// paused (or resumed), to the client and reports each to the hooks.
+func (e *Engine) syncPaused(paused bool, parts []*partState) {
+	if len(parts) == 0 {
+		return
+	}
+	e.syncPartitions(parts...)
+	for _, ps := range parts {
+		e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: paused})
 	}
 }
 

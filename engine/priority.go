@@ -204,13 +204,7 @@ func (e *Engine) resumeClasses() {
 		}
 	}
 	e.mu.Unlock()
-	if len(resume) == 0 {
-		return
-	}
-	e.syncPartitions(resume...)
-	for _, ps := range resume {
-		e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: false})
-	}
+	e.syncPaused(false, resume)
 }
 
 // pauseAssignedLocked pauses the newly assigned parts whose class is paused

@@ -100,7 +100,7 @@ func (e *Engine) settle(ctx context.Context, seg []*entry, outs []outcome, bo *b
 			bo.answered = true
 			continue
 		}
-		if isFatal(o.Err) {
+		if fault.IsFatal(o.Err) {
 			e.fail(o.Err)
 			e.putBack(seg[i:], 0)
 			return
@@ -333,12 +333,7 @@ func (e *Engine) complete(en *entry) {
 	if mark != nil && !e.cfg.ExactlyOnce {
 		e.cl.MarkCommitOffsets(mark)
 	}
-	if len(resume) > 0 {
-		e.syncPartitions(resume...)
-		for _, ps := range resume {
-			e.hooks.partitionPaused(PartitionPaused{Topic: ps.tp.topic, Partition: ps.tp.partition, Paused: false})
-		}
-	}
+	e.syncPaused(false, resume)
 }
 
 // backoff is the delay before retry n (from 1): base·2^(n-1) capped at max,
