@@ -216,7 +216,7 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 			}
 			return r, true, failed // the deferred cancels stop the other
 		case <-timer.C:
-			if st.hedged || pending == 0 {
+			if st.hedged {
 				continue
 			}
 			j, jgen, ok := p.acquireHedge(tried, i)
