@@ -47,6 +47,7 @@ var errLostRace = errors.New("embed: pool: another request for the same inputs a
 // latencies, guarded by Pool.mu.
 type latencyWindow struct {
 	samples [HedgeWindow]time.Duration
+	sorted  [HedgeWindow]time.Duration // scratch for percentile99
 	n, next int
 	p99     time.Duration // of samples; valid unless dirty
 	dirty   bool
@@ -66,7 +67,8 @@ func (w *latencyWindow) percentile99() time.Duration {
 		return 0
 	}
 	if w.dirty {
-		s := slices.Clone(w.samples[:w.n])
+		s := w.sorted[:w.n]
+		copy(s, w.samples[:w.n])
 		slices.Sort(s)
 		w.p99 = s[(w.n*99+99)/100-1]
 		w.dirty = false
@@ -216,7 +218,7 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 			}
 			return r, true, failed // the deferred cancels stop the other
 		case <-timer.C:
-			if st.hedged || pending == 0 {
+			if st.hedged {
 				continue
 			}
 			j, jgen, ok := p.acquireHedge(tried, i)

@@ -169,20 +169,14 @@ func unauthorized(method, url string, se *StatusError) error {
 		method, url, ErrUnauthorized, se, EnvAPIKey, EnvOpenAIAPIKey))
 }
 
-// notFound is the fault.Fatal error for a 404 answer to "POST endpoint"
-// from a server that has never answered that endpoint successfully: the
-// URL is wrong, and retrying would stall forever. hint suggests the right
-// one. It wraps ErrNotFound and se.
-func notFound(endpoint string, se *StatusError, hint string) error {
+// notFound is the fault.Fatal error for a 404 answer (whose body is body)
+// to "POST endpoint" from a server that has never answered that endpoint
+// successfully: the URL is wrong, and retrying would stall forever. hint
+// suggests the right one. It wraps ErrNotFound and a *StatusError.
+func notFound(endpoint string, body []byte, hint string) error {
+	se := &StatusError{StatusCode: http.StatusNotFound, Body: truncate(body, maxBodyInError)}
 	return fault.Fatal(fmt.Errorf("embed: POST %s: %w: %w; %s", endpoint, ErrNotFound, se, hint))
 }
-
-// answeredOnce remembers whether an endpoint has ever answered an
-// embedding request with vectors, which decides what a 404 means.
-type answeredOnce struct{ ok atomic.Bool }
-
-func (a *answeredOnce) set()       { a.ok.Store(true) }
-func (a *answeredOnce) load() bool { return a.ok.Load() }
 
 // checkVectors checks the n = len(out) vectors of one answer from
 // endpoint: base is the position of out[0] in the caller's slice; dim holds

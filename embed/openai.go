@@ -102,7 +102,7 @@ type OpenAI struct {
 	client   *http.Client
 	log      *slog.Logger
 	dim      atomic.Int64 // expected dimension; 0 until known
-	answered answeredOnce // a request was answered with vectors
+	answered atomic.Bool  // a request was answered with vectors
 }
 
 // NewOpenAI returns a client for the server described by cfg. It does not
@@ -179,9 +179,8 @@ func (c *OpenAI) post(ctx context.Context, inputs []string, base int) ([][]float
 		client: c.client, method: http.MethodPost, url: c.endpoint,
 		apiKey: c.cfg.APIKey, timeout: c.cfg.Timeout, body: body,
 		status: func(resp *http.Response, b []byte) error {
-			if resp.StatusCode == http.StatusNotFound && !c.answered.load() {
-				se := &StatusError{StatusCode: resp.StatusCode, Body: truncate(b, maxBodyInError)}
-				return notFound(c.endpoint, se, openAIHint(c.cfg.BaseURL))
+			if resp.StatusCode == http.StatusNotFound && !c.answered.Load() {
+				return notFound(c.endpoint, b, openAIHint(c.cfg.BaseURL))
 			}
 			return statusError(c.endpoint, resp, b, len(inputs), base)
 		},
@@ -191,7 +190,7 @@ func (c *OpenAI) post(ctx context.Context, inputs []string, base int) ([][]float
 	}
 	vecs, err := c.decode(data, len(inputs), base)
 	if err == nil {
-		c.answered.set()
+		c.answered.Store(true)
 	}
 	return vecs, err
 }

@@ -115,7 +115,7 @@ type TEI struct {
 	maxTokens int
 	maxInputs atomic.Int64 // only ever lowered after NewTEI
 	dim       atomic.Int64 // expected dimension; 0 until known
-	answered  answeredOnce // a request was answered with vectors
+	answered  atomic.Bool  // a request was answered with vectors
 }
 
 // teiInfo is the part of TEI's GET /info answer the client uses.
@@ -285,9 +285,8 @@ func (t *TEI) post(ctx context.Context, inputs []string, base int) ([][]float32,
 			if resp.StatusCode == http.StatusRequestEntityTooLarge || resp.StatusCode == http.StatusUnprocessableEntity {
 				limit = batchLimit(b)
 			}
-			if resp.StatusCode == http.StatusNotFound && !t.answered.load() {
-				se := &StatusError{StatusCode: resp.StatusCode, Body: truncate(b, maxBodyInError)}
-				return notFound(t.endpoint, se, teiHint(t.base))
+			if resp.StatusCode == http.StatusNotFound && !t.answered.Load() {
+				return notFound(t.endpoint, b, teiHint(t.base))
 			}
 			return t.statusError(resp, b, len(inputs), base)
 		},
@@ -297,7 +296,7 @@ func (t *TEI) post(ctx context.Context, inputs []string, base int) ([][]float32,
 	}
 	vecs, err := t.decode(data, len(inputs), base)
 	if err == nil {
-		t.answered.set()
+		t.answered.Store(true)
 	}
 	return vecs, 0, err
 }

@@ -404,10 +404,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		tokens += (len(in) + 3) / 4
 	}
 	resp.Usage.PromptTokens, resp.Usage.TotalTokens = tokens, tokens
-	ok = sleepCtx(ctx, time.Until(began.Add(s.cfg.BaseLatency+time.Duration(n)*s.cfg.PerItemLatency)))
-	release()
-	if !ok {
-		s.abandoned.Add(1)
+	if !s.execute(ctx, began, release, n) {
 		return
 	}
 	s.batches.Add(1)
@@ -435,6 +432,18 @@ func (s *Server) acquireSlot(ctx context.Context) (began time.Time, release func
 	}, true
 }
 
+// execute holds the slot taken at began until a batch of n inputs has run
+// for its latency, then frees it with release. It reports false (and
+// counts the request as abandoned) if the client left first.
+func (s *Server) execute(ctx context.Context, began time.Time, release func(), n int) bool {
+	ok := sleepCtx(ctx, time.Until(began.Add(s.cfg.BaseLatency+time.Duration(n)*s.cfg.PerItemLatency)))
+	release()
+	if !ok {
+		s.abandoned.Add(1)
+	}
+	return ok
+}
+
 // isToxic reports whether some input holds the toxic marker.
 func (s *Server) isToxic(inputs []string) bool {
 	if s.cfg.ToxicMarker == "" {
@@ -455,10 +464,7 @@ func (s *Server) serveToxic(ctx context.Context, w http.ResponseWriter, n int) {
 	if !ok {
 		return
 	}
-	ok = sleepCtx(ctx, time.Until(began.Add(s.cfg.BaseLatency+time.Duration(n)*s.cfg.PerItemLatency)))
-	release()
-	if !ok {
-		s.abandoned.Add(1)
+	if !s.execute(ctx, began, release, n) {
 		return
 	}
 	s.toxic.Add(1)
