@@ -196,6 +196,7 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 	go func() { results <- p.send(pctx, i, gen, rest[:n], probe, false) }()
 	timer := time.NewTimer(after)
 	defer timer.Stop()
+	wait := after // before the next hedge after a failure: doubles each time
 	pending := 1
 	for pending > 0 {
 		select {
@@ -205,9 +206,13 @@ func (p *Pool) race(ctx context.Context, i int, gen uint64, rest []string, tried
 				failed = append(failed, r)
 				if pending > 0 {
 					// One of the two failed while the other still runs:
-					// that one may be hedged again.
+					// that one may be hedged again, elsewhere than the
+					// endpoint that just failed, after twice the wait
+					// before the last hedge (successive hedges back off).
+					tried[r.ep] = true
 					st.hedged = false
-					timer.Reset(p.cfg.HedgeFloor)
+					wait *= 2
+					timer.Reset(wait)
 				}
 				continue
 			}
