@@ -38,8 +38,16 @@ func ReplayRecord(dl *kgo.Record, id string, maxReplays int) (*kgo.Record, error
 	}
 	partition, _ := event.Header(dl, event.HeaderDLQPartition)
 	offset, _ := event.Header(dl, event.HeaderDLQOffset)
-	headers := make([]kgo.RecordHeader, 0, len(dl.Headers))
-	for _, h := range dl.Headers {
+	return replayOf(dl, topic, count, id, partition, offset), nil
+}
+
+// replayOf returns a copy of src on topic, without the dead-letter headers
+// and the delivery headers other than the ingest id, with the replay
+// headers of run id added: count+1 replays, and the original position
+// (topic, partition, offset).
+func replayOf(src *kgo.Record, topic string, count int, id, partition, offset string) *kgo.Record {
+	headers := make([]kgo.RecordHeader, 0, len(src.Headers)+5)
+	for _, h := range src.Headers {
 		if event.IsDeadLetterHeader(h.Key) || (event.IsDeliveryHeader(h.Key) && h.Key != event.HeaderIngestID) {
 			continue
 		}
@@ -51,7 +59,7 @@ func ReplayRecord(dl *kgo.Record, id string, maxReplays int) (*kgo.Record, error
 	add(event.HeaderReplayOriginalTopic, topic)
 	add(event.HeaderReplayOriginalPartition, partition)
 	add(event.HeaderReplayOriginalOffset, offset)
-	return &kgo.Record{Topic: topic, Key: bytes.Clone(dl.Key), Value: bytes.Clone(dl.Value), Headers: headers}, nil
+	return &kgo.Record{Topic: topic, Key: bytes.Clone(src.Key), Value: bytes.Clone(src.Value), Headers: headers}
 }
 
 // ReplayOptions configure Replay.

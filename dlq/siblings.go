@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -94,18 +95,6 @@ func Siblings(ctx context.Context, opts []kgo.Opt, dl *kgo.Record) ([]*kgo.Recor
 // same version as the dead letter dl, with the same replay headers as dl's
 // replay (count from dl) and its own position as the original.
 func SiblingRecord(sibling, dl *kgo.Record, id string) *kgo.Record {
-	h := make([]kgo.RecordHeader, 0, len(sibling.Headers)+5)
-	for _, x := range sibling.Headers {
-		if event.IsDeadLetterHeader(x.Key) || (event.IsDeliveryHeader(x.Key) && x.Key != event.HeaderIngestID) {
-			continue
-		}
-		h = append(h, x)
-	}
-	add := func(k, v string) { h = append(h, kgo.RecordHeader{Key: k, Value: []byte(v)}) }
-	add(event.HeaderReplayCount, fmt.Sprint(event.ReplayCount(dl)+1))
-	add(event.HeaderReplayID, id)
-	add(event.HeaderReplayOriginalTopic, sibling.Topic)
-	add(event.HeaderReplayOriginalPartition, fmt.Sprint(sibling.Partition))
-	add(event.HeaderReplayOriginalOffset, fmt.Sprint(sibling.Offset))
-	return &kgo.Record{Topic: sibling.Topic, Key: sibling.Key, Value: sibling.Value, Headers: h}
+	return replayOf(sibling, sibling.Topic, event.ReplayCount(dl), id,
+		strconv.Itoa(int(sibling.Partition)), strconv.FormatInt(sibling.Offset, 10))
 }

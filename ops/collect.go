@@ -17,18 +17,28 @@ import (
 	"github.com/ragpipe/ragpipe/event"
 )
 
+// Defaults of Options.
+const (
+	DefaultInterval  = time.Second
+	DefaultHotFactor = 10
+	DefaultDiskWarn  = 0.85
+	DefaultRecent    = 5
+)
+
 // Options configure Collect.
 type Options struct {
 	// Topics are the topics inspected (default event.Topics()).
 	Topics []string
-	// Interval between the two samples (default 1s).
+	// Interval between the two samples (default DefaultInterval).
 	Interval time.Duration
 	// HotFactor flags a partition at this many times its topic's median
-	// (default 10).
+	// (default DefaultHotFactor).
 	HotFactor float64
-	// DiskWarn flags a log dir used above this ratio (default 0.85).
+	// DiskWarn flags a log dir used above this ratio (default
+	// DefaultDiskWarn).
 	DiskWarn float64
-	// Recent is how many recent DocumentFailed to show (default 5).
+	// Recent is how many recent DocumentFailed to show (default
+	// DefaultRecent).
 	Recent int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -39,16 +49,16 @@ func (o *Options) defaults() {
 		o.Topics = event.Topics()
 	}
 	if o.Interval <= 0 {
-		o.Interval = time.Second
+		o.Interval = DefaultInterval
 	}
 	if o.HotFactor <= 0 {
-		o.HotFactor = 10
+		o.HotFactor = DefaultHotFactor
 	}
 	if o.DiskWarn <= 0 {
-		o.DiskWarn = 0.85
+		o.DiskWarn = DefaultDiskWarn
 	}
 	if o.Recent <= 0 {
-		o.Recent = 5
+		o.Recent = DefaultRecent
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -107,7 +117,7 @@ func Collect(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, o Options) (
 	if err := stale(ctx, adm, &rep, second, o); err != nil {
 		return rep, err
 	}
-	if err := dlqDepth(ctx, opts, &rep, o.Recent); errors.Is(err, kerr.UnknownTopicOrPartition) {
+	if err := dlqDepth(ctx, adm, opts, &rep, o.Recent); errors.Is(err, kerr.UnknownTopicOrPartition) {
 		rep.Unsupported = append(rep.Unsupported, "dead letters: "+err.Error()+" (run `ragpipe topics apply`)")
 	} else if err != nil {
 		return rep, err
@@ -327,7 +337,7 @@ func stale(ctx context.Context, adm *kadm.Client, rep *Report, s sample, o Optio
 
 // dlqDepth counts documents.dlq by stage and reads the recent
 // DocumentFailed records.
-func dlqDepth(ctx context.Context, opts []kgo.Opt, rep *Report, recent int) error {
+func dlqDepth(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, rep *Report, recent int) error {
 	rep.DLQ.ByStage = map[string]int64{}
 	err := dlq.Read(ctx, opts, event.TopicDLQ, func(r *kgo.Record) error {
 		stage, _ := event.Header(r, event.HeaderDLQStage)
@@ -342,7 +352,7 @@ func dlqDepth(ctx context.Context, opts []kgo.Opt, rep *Report, recent int) erro
 		return fmt.Errorf("reading %s: %w", event.TopicDLQ, err)
 	}
 	// The last `recent` records of each partition hold the newest overall.
-	from, err := lastOffsets(ctx, opts, event.TopicFailed, int64(recent))
+	from, err := lastOffsets(ctx, adm, event.TopicFailed, int64(recent))
 	if err != nil {
 		return err
 	}
@@ -367,13 +377,8 @@ func dlqDepth(ctx context.Context, opts []kgo.Opt, rep *Report, recent int) erro
 	return nil
 }
 
-func lastOffsets(ctx context.Context, opts []kgo.Opt, topic string, n int64) (map[int32]int64, error) {
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+func lastOffsets(ctx context.Context, adm *kadm.Client, topic string, n int64) (map[int32]int64, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
 	}

@@ -162,7 +162,7 @@ whose bytes hash to its entry. --force publishes every file. Without the topic (
 					return err
 				}
 			}
-			return ingestResult(sum, err)
+			return someFailed(sum.Failed, err)
 		},
 	}
 	f.register(cmd)
@@ -191,9 +191,6 @@ func readCatalog(ctx context.Context, w io.Writer, kc broker.Config, tenant stri
 	}
 	return cat
 }
-
-// ingestResult is ingest's outcome for the exit code (see someFailed).
-func ingestResult(sum stage.IngestSummary, err error) error { return someFailed(sum.Failed, err) }
 
 // someFailed is the outcome of a command that reads files (ingest,
 // submit): exitSomeFailed when a file or a path failed and everything else

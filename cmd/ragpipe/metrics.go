@@ -17,7 +17,7 @@ type metricsFlags struct {
 }
 
 func (f *metricsFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.addr, "metrics-addr", envOr("RAGPIPE_METRICS_ADDR", ""),
+	cmd.Flags().StringVar(&f.addr, "metrics-addr", "",
 		"serve /metrics (Prometheus), /healthz and /readyz on this address, e.g. :9090; empty turns it off (env RAGPIPE_METRICS_ADDR)")
 }
 

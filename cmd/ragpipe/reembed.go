@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/ragpipe/ragpipe/broker"
 	"github.com/ragpipe/ragpipe/event"
 	"github.com/ragpipe/ragpipe/stage"
 	"github.com/ragpipe/ragpipe/store"
@@ -220,9 +219,6 @@ func reembedRun(ctx context.Context, w io.Writer, g *globals, wf *workerFlags, e
 	}
 	defer obs.stop()
 	obs.pool(em)
-	if err := broker.Check(ctx, g.kafka(), 10*time.Second); err != nil {
-		return err
-	}
 	e, err := wf.engine(g, worker, obs)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -176,9 +175,7 @@ func runSearch(ctx context.Context, w io.Writer, em embed.Embedder, st store.Sto
 		for i, h := range hits {
 			res.Hits = append(res.Hits, jsonHit{Rank: i + 1, Score: h.Score, Chunk: h.Chunk})
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(w, res)
 	}
 	fmt.Fprintf(w, "search %q (tenant %s): %d result(s)\n", o.Query, o.Tenant, len(hits))
 	for i, h := range hits {

@@ -86,10 +86,10 @@ Exit status: 0 healthy, 3 something needs attention (listed under ATTENTION), 1 
 	fl := cmd.Flags()
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	fl.DurationVar(&watch, "watch", 0, "refresh every DURATION until interrupted (0: once)")
-	fl.DurationVar(&o.Interval, "interval", time.Second, "time between the two samples that give rates and trends")
-	fl.Float64Var(&o.HotFactor, "hot-factor", 10, "flag partitions at this many times their topic's median")
-	fl.Float64Var(&o.DiskWarn, "disk-warn", 0.85, "flag broker log dirs used above this ratio")
-	fl.IntVar(&o.Recent, "recent", 5, "recent DocumentFailed records to show")
+	fl.DurationVar(&o.Interval, "interval", ops.DefaultInterval, "time between the two samples that give rates and trends")
+	fl.Float64Var(&o.HotFactor, "hot-factor", ops.DefaultHotFactor, "flag partitions at this many times their topic's median")
+	fl.Float64Var(&o.DiskWarn, "disk-warn", ops.DefaultDiskWarn, "flag broker log dirs used above this ratio")
+	fl.IntVar(&o.Recent, "recent", ops.DefaultRecent, "recent DocumentFailed records to show")
 	fl.BoolVar(&deleteStale, "delete-stale", false, "delete the stale groups found")
 	return cmd
 }

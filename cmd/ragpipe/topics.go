@@ -77,7 +77,7 @@ unless --allow-drift is given.`,
 	apply.Flags().Int32Var(&o.Partitions, "partitions", 12, "partitions per topic")
 	apply.Flags().Int16Var(&o.ReplicationFactor, "replication-factor", 3, "replicas per partition (at most the number of brokers)")
 	apply.Flags().Int64Var(&o.RetentionMs, "retention-ms", 604800000, "retention.ms of every topic")
-	apply.Flags().BoolVar(&allowDrift, "allow-drift", envBool("RAGPIPE_ALLOW_DRIFT"), "exit 0 even when existing topics differ from the spec (env RAGPIPE_ALLOW_DRIFT)")
+	apply.Flags().BoolVar(&allowDrift, "allow-drift", false, "exit 0 even when existing topics differ from the spec (env RAGPIPE_ALLOW_DRIFT)")
 	cmd.AddCommand(apply)
 	return cmd
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ragpipe/ragpipe/broker"
 	"github.com/ragpipe/ragpipe/engine"
@@ -134,21 +132,14 @@ func (w *workerFlags) engine(g *globals, st stage.Worker, obs *observer) (*engin
 // topicMissing tells whether the cluster lacks topic. An unreachable
 // cluster is broker.Check's clear error.
 func topicMissing(ctx context.Context, g *globals, topic string) (bool, error) {
-	if err := broker.Check(ctx, g.kafka(), 10*time.Second); err != nil {
-		return false, err
-	}
-	opts, err := g.kafka().Opts()
-	if err != nil {
-		return false, err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, adm, err := g.admin(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	td, err := adm.ListTopics(ctx, topic)
 	if err != nil {
 		return false, fmt.Errorf("listing topics: %w", err)
 	}
