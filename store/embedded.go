@@ -20,6 +20,9 @@ import (
 
 const logName = "vectors.log"
 
+// lockName is the file a writer of the store holds an flock on.
+const lockName = "LOCK"
+
 type docKey struct{ tenant, doc string }
 
 type verKey struct {
@@ -94,7 +97,7 @@ func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

@@ -190,7 +190,7 @@ func (e *embeddedNamespaces) Drop(_ context.Context, name string) error {
 			return nil, fmt.Errorf("store: namespace %s is the active one; activate another first: %w", name, ErrActiveNamespace)
 		}
 		dir := e.path(name)
-		lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+		lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
 		if err == nil {
 			defer lock.Close()
 			if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
