@@ -20,6 +20,9 @@ import (
 
 const logName = "vectors.log"
 
+// lockName is the file a writer of the store holds an flock on.
+const lockName = "LOCK"
+
 type docKey struct{ tenant, doc string }
 
 type verKey struct {
@@ -67,10 +70,15 @@ type Embedded struct {
 	entries int // lines in the log
 }
 
+// newEmbedded returns an empty store of dir, not yet opened.
+func newEmbedded(dir string, readOnly bool) *Embedded {
+	return &Embedded{dir: dir, readOnly: readOnly, docs: map[string]map[string]*docState{},
+		failed: map[verKey]string{}, deleted: map[docKey]int64{}}
+}
+
 // OpenEmbedded opens (creating if needed) the store in dir.
 func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
-	s := &Embedded{dir: dir, readOnly: readOnly, docs: map[string]map[string]*docState{},
-		failed: map[verKey]string{}, deleted: map[docKey]int64{}}
+	s := newEmbedded(dir, readOnly)
 	path := filepath.Join(dir, logName)
 	if readOnly {
 		f, err := os.Open(path)
@@ -89,7 +97,7 @@ func OpenEmbedded(dir string, readOnly bool) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -170,8 +178,8 @@ func (s *Embedded) doc(tenant, doc string) *docState {
 // accepts tells whether a chunk would be stored: not of a failed or
 // deleted version, nor older than its document's searchable version.
 func (s *Embedded) accepts(c Chunk) bool {
-	if delivery, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]; failed && (c.Delivery == "" || c.Delivery == delivery) {
-		return false // a late chunk of the failed delivery
+	if s.lateFailed(c) {
+		return false
 	}
 	if upTo, ok := s.deleted[docKey{c.TenantID, c.DocID}]; ok && c.DocVersion <= upTo {
 		return false
@@ -180,13 +188,27 @@ func (s *Embedded) accepts(c Chunk) bool {
 	return d == nil || !d.hasLive || c.DocVersion >= d.live
 }
 
+// lateFailed tells whether c is a late chunk of a failed version from
+// the delivery that failed (or naming none).
+func (s *Embedded) lateFailed(c Chunk) bool {
+	delivery, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]
+	return failed && (c.Delivery == "" || c.Delivery == delivery)
+}
+
+// revives tells whether c, a chunk of a failed version from another
+// delivery than the one that failed (a replay, a fresh ingest), clears
+// its tombstone.
+func (s *Embedded) revives(c Chunk) bool {
+	delivery, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]
+	return failed && c.Delivery != "" && c.Delivery != delivery
+}
+
 // apply stores one chunk; when that completes a version newer than the
 // searchable one, the version becomes searchable and older ones go. A
 // replay of the log applies the same steps in the same order.
 func (s *Embedded) apply(c Chunk) {
-	vk := verKey{c.TenantID, c.DocID, c.DocVersion}
-	if delivery, failed := s.failed[vk]; failed && c.Delivery != "" && c.Delivery != delivery {
-		delete(s.failed, vk) // another delivery (a replay, a fresh ingest)
+	if s.revives(c) {
+		delete(s.failed, verKey{c.TenantID, c.DocID, c.DocVersion})
 	}
 	if !s.accepts(c) || len(c.Vector) != s.dim {
 		return
@@ -280,7 +302,7 @@ func encodeOp(w *bytes.Buffer, o op) error {
 
 func (s *Embedded) write(ops []op) error {
 	if s.readOnly {
-		return errors.New("store: opened read-only")
+		return errReadOnly
 	}
 	var buf bytes.Buffer
 	for _, o := range ops {
@@ -311,9 +333,8 @@ func (s *Embedded) Upsert(_ context.Context, chunks []Chunk) error {
 	// (apply clears their tombstone): their other chunks go to apply too.
 	revived := map[verKey]bool{}
 	for _, c := range chunks {
-		vk := verKey{c.TenantID, c.DocID, c.DocVersion}
-		if d, failed := s.failed[vk]; failed && c.Delivery != "" && c.Delivery != d {
-			revived[vk] = true
+		if s.revives(c) {
+			revived[verKey{c.TenantID, c.DocID, c.DocVersion}] = true
 		}
 	}
 	for _, c := range chunks {
@@ -350,8 +371,7 @@ func (s *Embedded) Upsert(_ context.Context, chunks []Chunk) error {
 func (s *Embedded) Ignores(_ context.Context, c Chunk) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	delivery, failed := s.failed[verKey{c.TenantID, c.DocID, c.DocVersion}]
-	return failed && (c.Delivery == "" || c.Delivery == delivery)
+	return s.lateFailed(c)
 }
 
 // DeleteVersion implements Store.

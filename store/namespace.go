@@ -92,25 +92,14 @@ var (
 // OpenNamespaces opens the namespace registry of the store location dsn
 // (as Open takes it). readOnly opens it for search.
 func OpenNamespaces(ctx context.Context, dsn string, readOnly bool) (Namespaces, error) {
-	if dsn == "" {
-		return nil, fmt.Errorf("store: empty store location; supported: %s", Supported)
+	dir, pg, err := location(dsn)
+	if err != nil {
+		return nil, err
 	}
-	m := schemeRe.FindStringSubmatch(dsn)
-	if m == nil {
-		return openEmbeddedNamespaces(dsn, readOnly)
-	}
-	switch strings.ToLower(m[1]) {
-	case "file":
-		dir := dsn[len(m[0]):]
-		if dir == "" {
-			return nil, fmt.Errorf("store: %q names no directory", dsn)
-		}
-		return openEmbeddedNamespaces(dir, readOnly)
-	case "postgres", "postgresql":
+	if pg {
 		return openPostgresNamespaces(ctx, PostgresConfig{DSN: dsn, ReadOnly: readOnly})
-	default:
-		return nil, fmt.Errorf("store: unsupported store scheme %q in %q; supported: %s", m[1], redact(dsn), Supported)
 	}
+	return openEmbeddedNamespaces(dir, readOnly)
 }
 
 // Active returns the active namespace of nss.
@@ -119,6 +108,11 @@ func Active(ctx context.Context, nss Namespaces) (Namespace, error) {
 	if err != nil {
 		return Namespace{}, err
 	}
+	return activeOf(list, nss)
+}
+
+// activeOf returns the active namespace of list, the registry of nss.
+func activeOf(list []Namespace, nss Namespaces) (Namespace, error) {
 	for _, ns := range list {
 		if ns.State == StateActive {
 			return ns, nil

@@ -68,7 +68,7 @@ func (e *embeddedNamespaces) read() ([]Namespace, error) {
 // update changes the registry under its lock and writes it atomically.
 func (e *embeddedNamespaces) update(fn func([]Namespace) ([]Namespace, error)) error {
 	if e.readOnly {
-		return errors.New("store: opened read-only")
+		return errReadOnly
 	}
 	lock, err := os.OpenFile(filepath.Join(e.dir, registryLockName), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
@@ -190,7 +190,7 @@ func (e *embeddedNamespaces) Drop(_ context.Context, name string) error {
 			return nil, fmt.Errorf("store: namespace %s is the active one; activate another first: %w", name, ErrActiveNamespace)
 		}
 		dir := e.path(name)
-		lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+		lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o644)
 		if err == nil {
 			defer lock.Close()
 			if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
@@ -261,8 +261,7 @@ func (e *embeddedNamespaces) OpenNamespace(_ context.Context, name string, readO
 	dir := e.path(name)
 	if readOnly {
 		if _, err := os.Stat(filepath.Join(dir, logName)); errors.Is(err, os.ErrNotExist) {
-			return &Embedded{dir: dir, readOnly: true, docs: map[string]map[string]*docState{},
-				failed: map[verKey]string{}, deleted: map[docKey]int64{}}, nil
+			return newEmbedded(dir, true), nil
 		}
 	}
 	return OpenEmbedded(dir, readOnly)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -85,18 +84,26 @@ func (p *postgresNamespaces) find(ctx context.Context, name string) (pgNamespace
 	if err != nil {
 		return pgNamespace{}, err
 	}
-	for _, n := range list {
-		if n.Name == name {
-			return n, nil
-		}
+	if n := lookup(list, name); n != nil {
+		return *n, nil
 	}
 	return pgNamespace{}, fmt.Errorf("store: namespace %s of %s: %w", name, p.root.desc, ErrNoNamespace)
+}
+
+// lookup returns the named namespace of list, nil when it has none.
+func lookup(list []pgNamespace, name string) *pgNamespace {
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
+		}
+	}
+	return nil
 }
 
 // registryTx runs fn in a transaction holding the registry's lock.
 func (p *postgresNamespaces) registryTx(ctx context.Context, fn func(tx pgx.Tx, list []pgNamespace) error) error {
 	if p.cfg.ReadOnly {
-		return errors.New("store: opened read-only")
+		return errReadOnly
 	}
 	return pgx.BeginFunc(ctx, p.root.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('ragpipe-namespaces'), hashtext(current_schema()))"); err != nil {
@@ -136,10 +143,7 @@ func (p *postgresNamespaces) Create(ctx context.Context, name, model string, dim
 	}
 	var out Namespace
 	err = p.registryTx(ctx, func(tx pgx.Tx, list []pgNamespace) error {
-		for _, n := range list {
-			if n.Name != name {
-				continue
-			}
+		if n := lookup(list, name); n != nil {
 			if n.Model != model || n.Dimensions != dim {
 				return fmt.Errorf("store: namespace %s exists for model %s (%d dims), not %s (%d dims); choose another --name", name, n.Model, n.Dimensions, model, dim)
 			}
@@ -180,11 +184,7 @@ func (p *postgresNamespaces) nsConfig(schema string, readOnly bool) PostgresConf
 // namespace and activates the named one.
 func (p *postgresNamespaces) Activate(ctx context.Context, name string) error {
 	return p.registryTx(ctx, func(tx pgx.Tx, list []pgNamespace) error {
-		found := false
-		for _, n := range list {
-			found = found || n.Name == name
-		}
-		if !found {
+		if lookup(list, name) == nil {
 			return fmt.Errorf("store: namespace %s: %w", name, ErrNoNamespace)
 		}
 		if _, err := tx.Exec(ctx, "UPDATE index_namespaces SET state = 'retired' WHERE state = 'active' AND name <> $1", name); err != nil {
@@ -201,12 +201,7 @@ func (p *postgresNamespaces) Activate(ctx context.Context, name string) error {
 // the default namespace's tables are the location's own and are emptied.
 func (p *postgresNamespaces) Drop(ctx context.Context, name string) error {
 	return p.registryTx(ctx, func(tx pgx.Tx, list []pgNamespace) error {
-		var ns *pgNamespace
-		for i := range list {
-			if list[i].Name == name {
-				ns = &list[i]
-			}
-		}
+		ns := lookup(list, name)
 		switch {
 		case ns == nil:
 			return fmt.Errorf("store: namespace %s: %w", name, ErrNoNamespace)
@@ -231,7 +226,7 @@ func (p *postgresNamespaces) Drop(ctx context.Context, name string) error {
 // Record implements Namespaces.
 func (p *postgresNamespaces) Record(ctx context.Context, name, model string, dim int) error {
 	if p.cfg.ReadOnly {
-		return errors.New("store: opened read-only")
+		return errReadOnly
 	}
 	_, err := p.root.pool.Exec(ctx, "UPDATE index_namespaces SET model = $2, dimensions = $3 WHERE name = $1 AND model = ''", name, model, dim)
 	if err != nil {

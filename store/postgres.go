@@ -440,7 +440,7 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 		return nil
 	}
 	if s.cfg.ReadOnly {
-		return errors.New("store: opened read-only")
+		return errReadOnly
 	}
 	dim := len(chunks[0].Vector)
 	for _, c := range chunks {
@@ -530,7 +530,7 @@ func (s *Postgres) Upsert(ctx context.Context, chunks []Chunk) error {
 // extra from $4) in a transaction holding the document's lock.
 func (s *Postgres) versionTx(ctx context.Context, sql, tenantID, docID string, version int64, extra ...any) error {
 	if s.cfg.ReadOnly {
-		return errors.New("store: opened read-only")
+		return errReadOnly
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, lockDocsSQL, []string{tenantID}, []string{docID}); err != nil {
@@ -642,18 +642,14 @@ func (s *Postgres) SearchWhere(ctx context.Context, tenantID string, query []flo
 	}
 	var hits []Hit
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		iter := "off"
-		if s.iterative {
-			// Filtering by tenant after the index scan could return
-			// fewer than k hits; iterative scans keep going.
-			iter = "relaxed_order"
-		}
 		ef := min(max(k, s.cfg.EfSearch), 1000)
 		setup := "SELECT set_config('hnsw.ef_search', $1, true)"
 		args := []any{strconv.Itoa(ef)}
 		if s.iterative {
+			// Filtering by tenant after the index scan could return
+			// fewer than k hits; iterative scans keep going.
 			setup += ", set_config('hnsw.iterative_scan', $2, true)"
-			args = append(args, iter)
+			args = append(args, "relaxed_order")
 		}
 		if _, err := tx.Exec(ctx, setup, args...); err != nil {
 			return err

@@ -407,21 +407,27 @@ func (r *Router) activeStore(ctx context.Context) (Store, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	for _, ns := range list {
-		if ns.State == StateActive {
-			st, err := r.store(ctx, ns.Name)
-			return st, ns.Name, err
-		}
+	ns, err := activeOf(list, r.nss)
+	if err != nil {
+		return nil, "", err
 	}
-	return nil, "", fmt.Errorf("store: %s has no active index namespace: %w", r.nss.Describe(), ErrNoNamespace)
+	st, err := r.store(ctx, ns.Name)
+	return st, ns.Name, err
+}
+
+// routedTo returns the namespace a version's chunks went to, if any
+// went through the Router.
+func (r *Router) routedTo(tenantID, docID string, version int64) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name, ok := r.routed[verKey{tenantID, docID, version}]
+	return name, ok
 }
 
 // CountVersion implements Store: in the namespace the version's chunks
 // went to (the active one when it does not know).
 func (r *Router) CountVersion(ctx context.Context, tenantID, docID string, version int64) (int, error) {
-	r.mu.Lock()
-	name, ok := r.routed[verKey{tenantID, docID, version}]
-	r.mu.Unlock()
+	name, ok := r.routedTo(tenantID, docID, version)
 	var (
 		st  Store
 		err error
@@ -444,9 +450,7 @@ func (r *Router) CountVersion(ctx context.Context, tenantID, docID string, versi
 // does not know (none of its chunks went through it) is the active
 // namespace's, as in CountVersion.
 func (r *Router) Searchable(ctx context.Context, tenantID, docID string, version int64) (bool, error) {
-	r.mu.Lock()
-	name, ok := r.routed[verKey{tenantID, docID, version}]
-	r.mu.Unlock()
+	name, ok := r.routedTo(tenantID, docID, version)
 	if !ok {
 		return true, nil
 	}

@@ -100,6 +100,9 @@ func (e *DimensionError) Error() string {
 // Is makes errors.Is(err, ErrDimension) hold.
 func (e *DimensionError) Is(target error) bool { return target == ErrDimension }
 
+// errReadOnly is a write to a store or registry opened read-only.
+var errReadOnly = errors.New("store: opened read-only")
+
 // Supported lists the store locations Open accepts.
 const Supported = "a directory or file://DIR (embedded store), postgres:// or postgresql:// (PostgreSQL with pgvector)"
 
@@ -110,24 +113,37 @@ var schemeRe = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 // pgvector. Any other scheme is an error. readOnly opens it for search
 // alongside a writer.
 func Open(ctx context.Context, dsn string, readOnly bool) (Store, error) {
+	dir, pg, err := location(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if pg {
+		return OpenPostgres(ctx, PostgresConfig{DSN: dsn, ReadOnly: readOnly})
+	}
+	return OpenEmbedded(dir, readOnly)
+}
+
+// location parses a store location as Open takes it: pg for PostgreSQL,
+// else the embedded store's directory.
+func location(dsn string) (dir string, pg bool, err error) {
 	if dsn == "" {
-		return nil, fmt.Errorf("store: empty store location; supported: %s", Supported)
+		return "", false, fmt.Errorf("store: empty store location; supported: %s", Supported)
 	}
 	m := schemeRe.FindStringSubmatch(dsn)
 	if m == nil {
-		return OpenEmbedded(dsn, readOnly)
+		return dsn, false, nil
 	}
 	switch strings.ToLower(m[1]) {
 	case "file":
 		dir := dsn[len(m[0]):]
 		if dir == "" {
-			return nil, fmt.Errorf("store: %q names no directory", dsn)
+			return "", false, fmt.Errorf("store: %q names no directory", dsn)
 		}
-		return OpenEmbedded(dir, readOnly)
+		return dir, false, nil
 	case "postgres", "postgresql":
-		return OpenPostgres(ctx, PostgresConfig{DSN: dsn, ReadOnly: readOnly})
+		return "", true, nil
 	default:
-		return nil, fmt.Errorf("store: unsupported store scheme %q in %q; supported: %s", m[1], redact(dsn), Supported)
+		return "", false, fmt.Errorf("store: unsupported store scheme %q in %q; supported: %s", m[1], redact(dsn), Supported)
 	}
 }
 
